@@ -1,0 +1,45 @@
+//! `deblur train CONFIG`: train a model from a TOML recipe, resumable.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::engine::{select_device, DeviceChoice};
+use crate::train::config::TrainConfig;
+use crate::train::trainer::{train, TrainOptions};
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Training recipe (TOML), e.g. train/nafnet-s.toml.
+    pub config: PathBuf,
+    /// Continue from the newest checkpoint in the run folder.
+    #[arg(long)]
+    pub resume: bool,
+    /// Stop after this iteration (the learning-rate schedule still spans the whole run).
+    #[arg(long)]
+    pub stop_at: Option<u64>,
+    /// Where to train: `cpu` (burn's flex backend) or `gpu` (wgpu).
+    #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
+    pub device: DeviceChoice,
+    /// Override the folder of sharp photos named in the recipe.
+    #[arg(long)]
+    pub sharp_dir: Option<PathBuf>,
+}
+
+pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg = TrainConfig::read(&args.config)?;
+    if let Some(dir) = args.sharp_dir {
+        cfg.data.sharp_dir = dir;
+    }
+    let device = select_device(args.device)?;
+    train(
+        &cfg,
+        device.device,
+        &TrainOptions {
+            resume: args.resume,
+            stop_at: args.stop_at,
+        },
+    )?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,87 @@
+//! Choosing where networks run: a wgpu adapter when one exists, otherwise burn's CPU backend.
+
+use std::sync::OnceLock;
+
+use burn::tensor::wgpu::wgpu;
+use burn::tensor::Device;
+
+use super::EngineError;
+
+/// `--device auto|gpu|cpu`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum DeviceChoice {
+    /// A hardware GPU through wgpu if there is one, otherwise the CPU.
+    #[default]
+    Auto,
+    /// wgpu, even on a software adapter (Mesa's lavapipe); fails if there is none.
+    Gpu,
+    /// burn's pure-Rust CPU backend (flex).
+    Cpu,
+}
+
+/// A burn device and what to call it in logs and in the GUI.
+#[derive(Clone, Debug)]
+pub struct ComputeDevice {
+    pub device: Device,
+    pub label: String,
+    pub is_gpu: bool,
+}
+
+impl ComputeDevice {
+    pub fn cpu() -> Self {
+        let threads = rayon::current_num_threads();
+        Self {
+            device: Device::flex(),
+            label: format!("CPU ({threads} threads)"),
+            is_gpu: false,
+        }
+    }
+}
+
+/// Picks the device for a choice and says which in the log.
+pub fn select_device(choice: DeviceChoice) -> Result<ComputeDevice, EngineError> {
+    let chosen = match choice {
+        DeviceChoice::Cpu => ComputeDevice::cpu(),
+        DeviceChoice::Gpu => init_wgpu()?,
+        DeviceChoice::Auto => match init_wgpu() {
+            Ok(gpu) if !gpu.label.contains("software") => gpu,
+            Ok(gpu) => {
+                tracing::info!("only {} found; the CPU backend is faster", gpu.label);
+                ComputeDevice::cpu()
+            }
+            Err(e) => {
+                tracing::info!("no GPU: {e}");
+                ComputeDevice::cpu()
+            }
+        },
+    };
+    tracing::info!("running on {}", chosen.label);
+    Ok(chosen)
+}
+
+/// The process's wgpu device, initialised once: burn's runtime cannot be registered twice.
+fn init_wgpu() -> Result<ComputeDevice, EngineError> {
+    static WGPU: OnceLock<Result<ComputeDevice, String>> = OnceLock::new();
+    WGPU.get_or_init(|| acquire_wgpu().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(EngineError::Device)
+}
+
+fn acquire_wgpu() -> Result<ComputeDevice, EngineError> {
+    let (device, setup) = Device::wgpu_options()
+        .init_with_setup()
+        .map_err(|e| EngineError::Device(format!("no usable wgpu adapter ({e})")))?;
+    let info = setup.adapter.get_info();
+    let software = info.device_type == wgpu::DeviceType::Cpu;
+    let label = format!(
+        "{} ({:?}{})",
+        info.name,
+        info.backend,
+        if software { ", software" } else { "" }
+    );
+    Ok(ComputeDevice {
+        device,
+        label,
+        is_gpu: true,
+    })
+}

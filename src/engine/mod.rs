@@ -1,0 +1,22 @@
+//! A deblur job: model + device + tiling + progress + cancel -> restored image.
+
+pub mod device;
+pub mod job;
+pub mod runner;
+
+pub use device::{select_device, ComputeDevice, DeviceChoice};
+pub use job::restore_photo;
+pub use runner::{deblur_planes, NetRunner, Planes, TileEvent, TileModel, TileSettings};
+
+/// Errors of a deblur job.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Device(String),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("tile settings: {0}")]
+    Settings(String),
+    #[error("inference failed: {0}")]
+    Inference(String),
+}

@@ -1,0 +1,298 @@
+//! Tiled inference: split, run each tile, blend, clamp (models.md §11).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use super::EngineError;
+use crate::imaging::tiles::{extract, Blender, Tile, TileGrid};
+use crate::nets::nafnet::NafNet;
+
+/// Something that restores one tile: planar `3 × h × w` sRGB in, same shape out.
+pub trait TileModel {
+    fn process(&self, tile: &[f32], width: usize, height: usize) -> Result<Vec<f32>, EngineError>;
+
+    /// The network pads its input to a multiple of this; the engine pads the whole image
+    /// instead, so that every tile sees the image border the same way whatever the tile size.
+    fn pad_multiple(&self) -> usize {
+        1
+    }
+}
+
+/// A network on a device.
+pub struct NetRunner {
+    pub net: NafNet,
+    pub device: Device,
+}
+
+impl TileModel for NetRunner {
+    fn process(&self, tile: &[f32], width: usize, height: usize) -> Result<Vec<f32>, EngineError> {
+        let x = Tensor::<4>::from_data(
+            TensorData::new(tile.to_vec(), [1, 3, height, width]),
+            &self.device,
+        );
+        self.net
+            .forward(x)
+            .into_data()
+            .try_to_vec::<f32>()
+            .map_err(|e| EngineError::Inference(format!("{e:?}")))
+    }
+
+    fn pad_multiple(&self) -> usize {
+        1 << self.net.levels()
+    }
+}
+
+/// Tile size and overlap; the defaults come from the model card.
+#[derive(Clone, Copy, Debug)]
+pub struct TileSettings {
+    pub tile: usize,
+    pub overlap: usize,
+}
+
+impl TileSettings {
+    pub fn validate(&self) -> Result<(), EngineError> {
+        if self.tile < 16 {
+            return Err(EngineError::Settings(format!(
+                "tile size {} is too small (at least 16)",
+                self.tile
+            )));
+        }
+        if self.overlap > self.tile / 2 {
+            return Err(EngineError::Settings(format!(
+                "overlap {} is more than half the tile size {}",
+                self.overlap, self.tile
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// A planar RGB image (`3 × height × width`, sRGB in [0,1]) to restore.
+#[derive(Clone, Copy)]
+pub struct Planes<'a> {
+    pub rgb: &'a [f32],
+    pub width: usize,
+    pub height: usize,
+}
+
+/// Reported after each finished tile.
+pub struct TileEvent<'a> {
+    pub done: usize,
+    pub total: usize,
+    /// Where the tile lies, in the image padded to the network's multiple (clip to the photo).
+    pub tile: &'a Tile,
+    /// The restored tile (planar, unclamped), for progressive display.
+    pub data: &'a [f32],
+    pub elapsed_s: f64,
+}
+
+/// Restores a planar RGB image tile by tile. Tiles nearest to `focus` (image pixels) run first;
+/// `cancel` is checked between tiles. The result is clamped to [0,1] after blending.
+pub fn deblur_planes(
+    model: &dyn TileModel,
+    image: Planes,
+    settings: TileSettings,
+    focus: Option<(f32, f32)>,
+    cancel: &AtomicBool,
+    on_tile: &mut dyn FnMut(&TileEvent),
+) -> Result<Vec<f32>, EngineError> {
+    settings.validate()?;
+    let Planes { rgb, width, height } = image;
+    // Zero-pad right and bottom as the untiled network would (models.md §3.2), and keep tiles
+    // a multiple of the network's padding so no tile is padded again.
+    let m = model.pad_multiple().max(1);
+    let (pw, ph) = (width.div_ceil(m) * m, height.div_ceil(m) * m);
+    let tile = (settings.tile / m).max(1) * m;
+    let padded;
+    let rgb = if (pw, ph) == (width, height) {
+        rgb
+    } else {
+        padded = pad_planes(rgb, 3, width, height, pw, ph);
+        &padded[..]
+    };
+    let (width, height, full) = (pw, ph, (width, height));
+    // Strides stay multiples of m, so every tile sees the network's downsampling grid in the
+    // same phase as the untiled image would.
+    let stride = ((tile - settings.overlap.min(tile / 2)) / m).max(1) * m;
+    let overlap = tile - stride;
+    let grid = TileGrid::new(width, height, tile, overlap, overlap / 4);
+    let order = match focus {
+        Some((x, y)) => grid.order_from(x, y),
+        None => (0..grid.tiles.len()).collect(),
+    };
+    let mut blender = Blender::new(&grid, 3);
+    let start = Instant::now();
+    for (done, &i) in order.iter().enumerate() {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(EngineError::Cancelled);
+        }
+        let tile = &grid.tiles[i];
+        let input = extract(rgb, 3, width, height, tile);
+        let output = model.process(&input, tile.w, tile.h)?;
+        if output.len() != input.len() {
+            return Err(EngineError::Inference(format!(
+                "the model returned {} values for a {}x{} tile",
+                output.len(),
+                tile.w,
+                tile.h
+            )));
+        }
+        blender.add(tile, &output);
+        on_tile(&TileEvent {
+            done: done + 1,
+            total: order.len(),
+            tile,
+            data: &output,
+            elapsed_s: start.elapsed().as_secs_f64(),
+        });
+    }
+    let out = blender.finish();
+    let (w0, h0) = full;
+    let mut cropped = Vec::with_capacity(3 * w0 * h0);
+    for c in 0..3 {
+        for y in 0..h0 {
+            let row = (c * height + y) * width;
+            cropped.extend(out[row..row + w0].iter().map(|v| v.clamp(0.0, 1.0)));
+        }
+    }
+    Ok(cropped)
+}
+
+/// Zero-pads planar `channels × h × w` data on the right and bottom to `pw × ph`.
+fn pad_planes(src: &[f32], channels: usize, w: usize, h: usize, pw: usize, ph: usize) -> Vec<f32> {
+    let mut out = vec![0.0f32; channels * pw * ph];
+    for c in 0..channels {
+        for y in 0..h {
+            let s = (c * h + y) * w;
+            let d = (c * ph + y) * pw;
+            out[d..d + w].copy_from_slice(&src[s..s + w]);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Identity;
+    impl TileModel for Identity {
+        fn process(&self, t: &[f32], _: usize, _: usize) -> Result<Vec<f32>, EngineError> {
+            Ok(t.to_vec())
+        }
+    }
+
+    #[test]
+    fn cancel_stops_between_tiles() {
+        let (w, h) = (100, 100);
+        let img = vec![0.5f32; 3 * w * h];
+        let cancel = AtomicBool::new(false);
+        let mut seen = 0;
+        let result = deblur_planes(
+            &Identity,
+            Planes {
+                rgb: &img,
+                width: w,
+                height: h,
+            },
+            TileSettings {
+                tile: 32,
+                overlap: 8,
+            },
+            None,
+            &cancel,
+            &mut |e| {
+                seen = e.done;
+                if e.done == 2 {
+                    cancel.store(true, Ordering::Relaxed);
+                }
+            },
+        );
+        assert!(matches!(result, Err(EngineError::Cancelled)));
+        assert_eq!(seen, 2);
+    }
+
+    #[test]
+    fn progress_counts_every_tile_and_output_is_clamped() {
+        let (w, h) = (70, 50);
+        let img: Vec<f32> = (0..3 * w * h)
+            .map(|i| (i % 13) as f32 / 6.0 - 0.5)
+            .collect();
+        let cancel = AtomicBool::new(false);
+        let expected = TileGrid::new(w, h, 32, 8, 2).tiles.len();
+        assert!(expected > 1);
+        let mut events = 0;
+        let out = deblur_planes(
+            &Identity,
+            Planes {
+                rgb: &img,
+                width: w,
+                height: h,
+            },
+            TileSettings {
+                tile: 32,
+                overlap: 8,
+            },
+            Some((0.0, 0.0)),
+            &cancel,
+            &mut |e| {
+                events += 1;
+                assert_eq!(e.total, expected);
+            },
+        )
+        .expect("identity run");
+        assert_eq!(events, expected);
+        for (a, b) in img.iter().zip(&out) {
+            assert!((a.clamp(0.0, 1.0) - b).abs() < 1e-5);
+        }
+    }
+
+    struct PaddedIdentity;
+    impl TileModel for PaddedIdentity {
+        fn process(&self, t: &[f32], w: usize, h: usize) -> Result<Vec<f32>, EngineError> {
+            assert!(w % 16 == 0 && h % 16 == 0, "tile {w}x{h} not padded");
+            Ok(t.to_vec())
+        }
+        fn pad_multiple(&self) -> usize {
+            16
+        }
+    }
+
+    #[test]
+    fn image_is_padded_once_and_cropped_back() {
+        for (w, h, tile) in [(37, 53, 384), (301, 203, 100), (1, 40, 64)] {
+            let img: Vec<f32> = (0..3 * w * h).map(|i| (i % 101) as f32 / 100.0).collect();
+            let cancel = AtomicBool::new(false);
+            let s = TileSettings { tile, overlap: 16 };
+            let out = deblur_planes(
+                &PaddedIdentity,
+                Planes {
+                    rgb: &img,
+                    width: w,
+                    height: h,
+                },
+                s,
+                None,
+                &cancel,
+                &mut |_| {},
+            )
+            .expect("runs");
+            assert_eq!(out.len(), img.len());
+            assert!(
+                img.iter().zip(&out).all(|(a, b)| (a - b).abs() < 1e-6),
+                "{w}x{h}"
+            );
+        }
+    }
+
+    #[test]
+    fn overlap_above_half_a_tile_is_refused() {
+        let s = TileSettings {
+            tile: 64,
+            overlap: 40,
+        };
+        assert!(s.validate().is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! Deblur Studio: remove motion blur from photos with deblurring networks in burn.
+//!
+//! The engine (imaging, nets, engine) never depends on the user interfaces (cli, later app).
+
+pub mod cli;
+pub mod engine;
+pub mod imaging;
+pub mod nets;
+pub mod train;
+pub mod util;

@@ -1,0 +1,206 @@
+//! Model registry: names to configurations, cards and weights (models.md §2.1).
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::tensor::Device;
+
+use super::card::{InferenceSection, ModelCard};
+use super::nafnet::{NafNet, NafNetConfig};
+use super::weights::{import_official, load_safetensors};
+use super::NetError;
+
+/// The model used when none is named.
+pub const DEFAULT_MODEL: &str = "nafnet-s";
+
+/// Architectures the registry knows by name, whether or not weights are installed.
+pub fn builtin_config(name: &str) -> Option<NafNetConfig> {
+    match name {
+        "nafnet-s" => Some(NafNetConfig::small()),
+        "nafnet-32" => Some(NafNetConfig::gopro(32)),
+        "nafnet-64" => Some(NafNetConfig::gopro(64)),
+        _ => None,
+    }
+}
+
+pub const BUILTIN_NAMES: [&str; 3] = ["nafnet-s", "nafnet-32", "nafnet-64"];
+
+/// Where model cards and weights live: `$DEBLUR_MODELS_DIR`, then `models/` beside the
+/// executable, then `../share/deblur/models` (installed packages), then the source tree.
+pub fn models_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("DEBLUR_MODELS_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(bin) = exe.parent() {
+            for candidate in [bin.join("models"), bin.join("../share/deblur/models")] {
+                if candidate.is_dir() {
+                    return candidate;
+                }
+            }
+        }
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models")
+}
+
+/// A network ready to run, with the card that describes it.
+pub struct LoadedModel {
+    pub card: ModelCard,
+    pub net: NafNet,
+    /// Where the weights came from (for logs and reports).
+    pub source: PathBuf,
+}
+
+/// One entry of `deblur models`.
+pub struct ModelEntry {
+    pub name: String,
+    pub architecture: String,
+    pub params: usize,
+    pub summary: String,
+    /// The card, when weights are installed.
+    pub card_path: Option<PathBuf>,
+}
+
+/// Lists the built-in architectures and every card in the models folder.
+pub fn list_models(dir: &Path) -> Vec<ModelEntry> {
+    let mut entries: Vec<ModelEntry> = Vec::new();
+    if let Ok(read) = std::fs::read_dir(dir) {
+        let mut cards: Vec<PathBuf> = read
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect();
+        cards.sort();
+        for path in cards {
+            match ModelCard::read(&path) {
+                Ok(card) => entries.push(ModelEntry {
+                    name: card.model.name.clone(),
+                    architecture: card.model.architecture.clone(),
+                    params: card.model.params,
+                    summary: card.model.summary.clone(),
+                    card_path: Some(path),
+                }),
+                Err(e) => tracing::warn!("skipping model card: {e}"),
+            }
+        }
+    }
+    for name in BUILTIN_NAMES {
+        if entries.iter().any(|e| e.name == name) {
+            continue;
+        }
+        if let Some(config) = builtin_config(name) {
+            entries.push(ModelEntry {
+                name: name.to_string(),
+                architecture: "nafnet".into(),
+                params: config.init(&Device::flex()).num_params(),
+                summary:
+                    "architecture only: no weights installed (import an official .pth or train one)"
+                        .into(),
+                card_path: None,
+            });
+        }
+    }
+    entries
+}
+
+/// Resolves `--model`: a registry name, a card (`.toml`), our weights (`.safetensors`, with
+/// its card beside it) or an official NAFNet checkpoint (`.pth`).
+pub fn load_model(spec: &str, device: &Device) -> Result<LoadedModel, NetError> {
+    let path = Path::new(spec);
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    match ext {
+        "pth" | "pt" => {
+            let (net, info) = import_official(path, device)?;
+            match &info.known_checkpoint {
+                Some(name) => tracing::info!("{spec}: SHA-256 matches the official {name}"),
+                None => tracing::info!(
+                    "{spec}: SHA-256 {} matches no published NAFNet checkpoint",
+                    info.sha256
+                ),
+            }
+            let card = imported_card(path, &info.config, net.num_params());
+            Ok(LoadedModel {
+                card,
+                net,
+                source: path.to_path_buf(),
+            })
+        }
+        "toml" => load_card(path, device),
+        "safetensors" => load_card(&path.with_extension("toml"), device),
+        _ if path.components().count() > 1 || path.exists() => Err(NetError::UnknownModel {
+            spec: spec.to_string(),
+            reason: "expected a model name, a .toml card, a .safetensors file or a .pth checkpoint"
+                .into(),
+        }),
+        _ => {
+            let card_path = models_dir().join(format!("{spec}.toml"));
+            if card_path.is_file() {
+                return load_card(&card_path, device);
+            }
+            let reason = if builtin_config(spec).is_some() {
+                format!(
+                    "no weights installed for it (looked for {})",
+                    card_path.display()
+                )
+            } else {
+                let names: Vec<String> = list_models(&models_dir())
+                    .into_iter()
+                    .map(|e| e.name)
+                    .collect();
+                format!("unknown model; known: {}", names.join(", "))
+            };
+            Err(NetError::UnknownModel {
+                spec: spec.to_string(),
+                reason,
+            })
+        }
+    }
+}
+
+fn load_card(card_path: &Path, device: &Device) -> Result<LoadedModel, NetError> {
+    let card = ModelCard::read(card_path)?;
+    if card.model.architecture != "nafnet" {
+        return Err(NetError::Card {
+            path: card_path.to_path_buf(),
+            reason: format!(
+                "architecture `{}` is not supported by this build",
+                card.model.architecture
+            ),
+        });
+    }
+    card.config.validate().map_err(|reason| NetError::Card {
+        path: card_path.to_path_buf(),
+        reason,
+    })?;
+    let weights = card.weights_path(card_path);
+    let net = load_safetensors(card.config.init(device), &weights)?;
+    Ok(LoadedModel {
+        card,
+        net,
+        source: weights,
+    })
+}
+
+fn imported_card(path: &Path, config: &NafNetConfig, params: usize) -> ModelCard {
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "imported".into());
+    ModelCard {
+        model: super::card::ModelSection {
+            name,
+            version: 1,
+            architecture: "nafnet".into(),
+            weights: path.display().to_string(),
+            weights_sha256: String::new(),
+            storage_dtype: "f32".into(),
+            params,
+            summary: "official NAFNet checkpoint (imported)".into(),
+            licence: String::new(),
+        },
+        config: config.clone(),
+        inference: InferenceSection::default(),
+        training: Default::default(),
+        data: Default::default(),
+        evaluation: Default::default(),
+    }
+}

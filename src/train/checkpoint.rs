@@ -1,0 +1,105 @@
+//! Training checkpoints: model, optimiser state and the cursor, written atomically; the last
+//! two are kept (models.md §10.3).
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
+use serde::{Deserialize, Serialize};
+
+use crate::nets::nafnet::NafNet;
+
+/// What a resumed run needs besides the weights and the optimiser.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct CheckpointState {
+    /// Iterations completed.
+    pub iter: u64,
+    /// Training seconds so far (across sessions).
+    pub train_seconds: f64,
+    /// Registry name of the model, to refuse resuming a different run.
+    pub name: String,
+}
+
+fn dir_for(root: &Path, iter: u64) -> PathBuf {
+    root.join(format!("iter-{iter:08}"))
+}
+
+/// Writes a checkpoint into `root/iter-N` (via a temporary folder renamed into place).
+pub fn save(
+    root: &Path,
+    model: &NafNet,
+    optim: &ModuleOptimizer,
+    state: &CheckpointState,
+) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(root)?;
+    let tmp = root.join(format!(".tmp-{}", state.iter));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp)?;
+    }
+    std::fs::create_dir_all(&tmp)?;
+    model
+        .clone()
+        .into_record()
+        .save(tmp.join("model.bpk"))
+        .map_err(|e| anyhow::anyhow!("saving model: {e:?}"))?;
+    optim
+        .save(tmp.join("optim.bpk"))
+        .map_err(|e| anyhow::anyhow!("saving optimiser: {e:?}"))?;
+    std::fs::write(tmp.join("state.json"), serde_json::to_vec_pretty(state)?)?;
+    let dir = dir_for(root, state.iter);
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    std::fs::rename(&tmp, &dir)?;
+    prune(root, 2)?;
+    Ok(dir)
+}
+
+/// Completed checkpoints, oldest first.
+pub fn list(root: &Path) -> Vec<(u64, PathBuf)> {
+    let mut found: Vec<(u64, PathBuf)> = std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let iter = name.strip_prefix("iter-")?.parse().ok()?;
+            e.path()
+                .join("state.json")
+                .is_file()
+                .then(|| (iter, e.path()))
+        })
+        .collect();
+    found.sort();
+    found
+}
+
+fn prune(root: &Path, keep: usize) -> std::io::Result<()> {
+    let all = list(root);
+    for (_, dir) in all.iter().take(all.len().saturating_sub(keep)) {
+        std::fs::remove_dir_all(dir)?;
+    }
+    Ok(())
+}
+
+/// Loads the newest checkpoint into `model` and `optim`.
+pub fn load_latest(
+    root: &Path,
+    model: NafNet,
+    optim: ModuleOptimizer,
+) -> anyhow::Result<Option<(NafNet, ModuleOptimizer, CheckpointState)>> {
+    let Some((_, dir)) = list(root).pop() else {
+        return Ok(None);
+    };
+    let state: CheckpointState = serde_json::from_slice(&std::fs::read(dir.join("state.json"))?)?;
+    let record = ModuleRecord::load(dir.join("model.bpk"))
+        .map_err(|e| anyhow::anyhow!("reading {}: {e:?}", dir.join("model.bpk").display()))?;
+    let model = model
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("loading {}: {e:?}", dir.display()))?;
+    let optim = optim
+        .load(dir.join("optim.bpk"))
+        .map_err(|e| anyhow::anyhow!("reading {}: {e:?}", dir.join("optim.bpk").display()))?;
+    Ok(Some((model, optim, state)))
+}

@@ -1,0 +1,187 @@
+//! Training configuration (one TOML file per model, e.g. `train/nafnet-s.toml`).
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::nets::nafnet::NafNetConfig;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Registry name of the model being trained (also the name of the shipped files).
+    pub name: String,
+    /// Architecture hyper-parameters.
+    pub net: NafNetConfig,
+    pub data: DataConfig,
+    pub schedule: Schedule,
+    pub optim: OptimConfig,
+    pub run: RunConfig,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct DataConfig {
+    /// Folder of sharp photos (never copied into the repository).
+    pub sharp_dir: PathBuf,
+    /// Held-out validation pairs scored during training (of the fixed set).
+    #[serde(default = "default_val_pairs")]
+    pub val_pairs_during_training: usize,
+}
+
+fn default_val_pairs() -> usize {
+    48
+}
+
+/// Crop size and batch per stage; `until` is the first iteration of the next stage.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Stage {
+    pub until: u64,
+    pub crop: usize,
+    pub batch: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Planned iterations: the cosine schedule's length.
+    pub iterations: u64,
+    pub stages: Vec<Stage>,
+}
+
+impl Schedule {
+    /// The stage in force at iteration `iter`.
+    pub fn stage(&self, iter: u64) -> &Stage {
+        self.stages
+            .iter()
+            .find(|s| iter < s.until)
+            .or(self.stages.last())
+            .expect("validated: at least one stage")
+    }
+
+    /// Samples consumed before iteration `iter` (the data cursor).
+    pub fn samples_before(&self, iter: u64) -> u64 {
+        let mut from = 0;
+        let mut total = 0;
+        for s in &self.stages {
+            let to = s.until.min(iter);
+            if to > from {
+                total += (to - from) * s.batch as u64;
+            }
+            from = s.until;
+            if from >= iter {
+                break;
+            }
+        }
+        total
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct OptimConfig {
+    pub lr: f64,
+    pub min_lr: f64,
+    pub weight_decay: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    /// Per-parameter gradient-norm clip.
+    pub clip_norm: f32,
+}
+
+impl OptimConfig {
+    /// Cosine annealing from `lr` to `min_lr` over `total` iterations, no warm-up (§10.3).
+    pub fn lr_at(&self, iter: u64, total: u64) -> f64 {
+        let t = (iter as f64 / total.max(1) as f64).min(1.0);
+        self.min_lr + 0.5 * (self.lr - self.min_lr) * (1.0 + (std::f64::consts::PI * t).cos())
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub seed: u64,
+    pub checkpoint_every: u64,
+    pub val_every: u64,
+    /// Where checkpoints and logs go (git-ignored).
+    pub out_dir: PathBuf,
+}
+
+impl TrainConfig {
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        let cfg: Self = toml::from_str(&text).map_err(|e| {
+            anyhow::anyhow!("bad training config {}: {}", path.display(), e.message())
+        })?;
+        cfg.validate()
+            .map_err(|e| anyhow::anyhow!("bad training config {}: {e}", path.display()))?;
+        Ok(cfg)
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        self.net.validate()?;
+        if self.schedule.stages.is_empty() {
+            return Err("schedule.stages is empty".into());
+        }
+        let m = self.net.pad_multiple();
+        for s in &self.schedule.stages {
+            if s.batch == 0 || s.crop < m || s.crop % m != 0 {
+                return Err(format!(
+                    "stage {s:?}: batch must be > 0 and crop a multiple of {m}"
+                ));
+            }
+        }
+        if self.run.checkpoint_every == 0 || self.run.val_every == 0 {
+            return Err("checkpoint_every and val_every must be positive".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule() -> Schedule {
+        Schedule {
+            iterations: 100,
+            stages: vec![
+                Stage {
+                    until: 70,
+                    crop: 128,
+                    batch: 8,
+                },
+                Stage {
+                    until: 100,
+                    crop: 256,
+                    batch: 2,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn cursor_counts_samples_across_stages() {
+        let s = schedule();
+        assert_eq!(s.samples_before(0), 0);
+        assert_eq!(s.samples_before(10), 80);
+        assert_eq!(s.samples_before(70), 560);
+        assert_eq!(s.samples_before(75), 570);
+        assert_eq!(s.stage(69).crop, 128);
+        assert_eq!(s.stage(70).crop, 256);
+        assert_eq!(s.stage(500).crop, 256);
+    }
+
+    #[test]
+    fn cosine_runs_from_peak_to_floor() {
+        let o = OptimConfig {
+            lr: 1e-3,
+            min_lr: 1e-7,
+            weight_decay: 1e-3,
+            beta1: 0.9,
+            beta2: 0.9,
+            eps: 1e-8,
+            clip_norm: 0.01,
+        };
+        assert!((o.lr_at(0, 100) - 1e-3).abs() < 1e-12);
+        assert!((o.lr_at(100, 100) - 1e-7).abs() < 1e-12);
+        assert!((o.lr_at(50, 100) - (1e-3 + 1e-7) / 2.0).abs() < 1e-12);
+    }
+}

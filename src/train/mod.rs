@@ -1,0 +1,10 @@
+//! Training and evaluation: synthetic blur, data, losses, metrics, checkpoints.
+
+pub mod checkpoint;
+pub mod config;
+pub mod data;
+pub mod loss;
+pub mod metrics;
+pub mod synth;
+pub mod trainer;
+pub mod validation;

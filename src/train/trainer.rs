@@ -1,0 +1,274 @@
+//! The training loop: synthetic batches, PSNRLoss, AdamW with a cosine schedule, periodic
+//! validation and checkpoints, resume (models.md §10).
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use burn::grad_clipping::GradientClippingConfig;
+use burn::module::Module;
+use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::tensor::{Device, Tensor, TensorData};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+
+use super::checkpoint::{self, CheckpointState};
+use super::config::TrainConfig;
+use super::data::{list_photos, load_photos, split};
+use super::loss::psnr_loss;
+use super::metrics::{psnr, ssim};
+use super::synth::{check_inputs, make_sample, Photo, Sample, SynthConfig};
+use super::validation::val_sample;
+use crate::nets::nafnet::NafNet;
+
+/// Stacks samples into `[N,3,P,P]` (blurred, sharp) tensors.
+fn to_tensors(samples: &[Sample], patch: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
+    let n = samples.len();
+    let mut blur = Vec::with_capacity(n * 3 * patch * patch);
+    let mut sharp = Vec::with_capacity(n * 3 * patch * patch);
+    for s in samples {
+        blur.extend_from_slice(&s.blurred);
+        sharp.extend_from_slice(&s.sharp);
+    }
+    (
+        Tensor::from_data(TensorData::new(blur, [n, 3, patch, patch]), device),
+        Tensor::from_data(TensorData::new(sharp, [n, 3, patch, patch]), device),
+    )
+}
+
+/// Validation scores: mean PSNR/SSIM of the output and of the input.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Scores {
+    pub psnr: f64,
+    pub ssim: f64,
+    pub input_psnr: f64,
+    pub input_ssim: f64,
+}
+
+/// Scores `model` (on a plain, non-autodiff device) on validation pairs.
+pub fn score(model: &NafNet, pairs: &[Sample], patch: usize, device: &Device) -> Scores {
+    let mut s = Scores::default();
+    for chunk in pairs.chunks(4) {
+        let (blur, _) = to_tensors(chunk, patch, device);
+        let out: Vec<f32> = model
+            .forward(blur)
+            .into_data()
+            .try_to_vec()
+            .unwrap_or_default();
+        let len = 3 * patch * patch;
+        for (k, pair) in chunk.iter().enumerate() {
+            let Some(o) = out.get(k * len..(k + 1) * len) else {
+                continue;
+            };
+            s.psnr += psnr(o, &pair.sharp);
+            s.ssim += ssim(o, &pair.sharp, patch, patch).unwrap_or(0.0);
+            s.input_psnr += psnr(&pair.blurred, &pair.sharp);
+            s.input_ssim += ssim(&pair.blurred, &pair.sharp, patch, patch).unwrap_or(0.0);
+        }
+    }
+    let n = pairs.len().max(1) as f64;
+    Scores {
+        psnr: s.psnr / n,
+        ssim: s.ssim / n,
+        input_psnr: s.input_psnr / n,
+        input_ssim: s.input_ssim / n,
+    }
+}
+
+fn optimizer(cfg: &TrainConfig) -> ModuleOptimizer {
+    AdamWConfig::new()
+        .with_beta_1(cfg.optim.beta1)
+        .with_beta_2(cfg.optim.beta2)
+        .with_epsilon(cfg.optim.eps)
+        .with_weight_decay(cfg.optim.weight_decay)
+        .with_grad_clipping(Some(GradientClippingConfig::Norm(cfg.optim.clip_norm)))
+        .init()
+}
+
+fn append_line(path: &Path, header: &str, line: &str) -> std::io::Result<()> {
+    let fresh = !path.exists();
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    if fresh {
+        writeln!(f, "{header}")?;
+    }
+    writeln!(f, "{line}")
+}
+
+/// Options of one `deblur train` invocation.
+pub struct TrainOptions {
+    pub resume: bool,
+    /// Stop after this iteration (the cosine schedule still spans the planned total).
+    pub stop_at: Option<u64>,
+}
+
+/// Trains until the planned iterations (or `stop_at`), checkpointing on the way and on Ctrl-C.
+pub fn train(cfg: &TrainConfig, base_device: Device, opts: &TrainOptions) -> anyhow::Result<()> {
+    let out = &cfg.run.out_dir;
+    let ckpt_dir = out.join("checkpoints");
+    std::fs::create_dir_all(out)?;
+    std::fs::write(out.join("config.toml"), toml::to_string_pretty(cfg)?)?;
+
+    let all = list_photos(&cfg.data.sharp_dir)?;
+    let (train_names, val_names) = split(&all);
+    tracing::info!(
+        "{} photos: {} for training, {} held out for validation",
+        all.len(),
+        train_names.len(),
+        val_names.len()
+    );
+    let photos: Vec<Photo> = load_photos(&cfg.data.sharp_dir, &train_names)?;
+    let val_photos: Vec<Photo> = load_photos(&cfg.data.sharp_dir, &val_names)?;
+    check_inputs(&photos, &SynthConfig::new(cfg.schedule.stage(0).crop))
+        .map_err(|e| anyhow::anyhow!("training photos in {}: {e}", cfg.data.sharp_dir.display()))?;
+    check_inputs(&val_photos, &SynthConfig::new(super::validation::VAL_PATCH)).map_err(|e| {
+        anyhow::anyhow!("validation photos in {}: {e}", cfg.data.sharp_dir.display())
+    })?;
+    let val: Vec<Sample> = (0..cfg.data.val_pairs_during_training)
+        .into_par_iter()
+        .map(|i| val_sample(&val_photos, i))
+        .collect();
+
+    let device = base_device.clone().autodiff();
+    let mut model = cfg.net.init(&device);
+    let mut optim = optimizer(cfg);
+    let mut state = CheckpointState {
+        iter: 0,
+        train_seconds: 0.0,
+        name: cfg.name.clone(),
+    };
+    if opts.resume {
+        match checkpoint::load_latest(&ckpt_dir, model.clone(), optim.clone())? {
+            Some((m, o, s)) => {
+                if s.name != cfg.name {
+                    anyhow::bail!(
+                        "checkpoint in {} belongs to `{}`, not `{}`",
+                        ckpt_dir.display(),
+                        s.name,
+                        cfg.name
+                    );
+                }
+                tracing::info!("resuming {} at iteration {}", cfg.name, s.iter);
+                (model, optim, state) = (m, o, s);
+            }
+            None => tracing::info!("no checkpoint in {}: starting fresh", ckpt_dir.display()),
+        }
+    } else if !checkpoint::list(&ckpt_dir).is_empty() {
+        anyhow::bail!(
+            "{} already holds checkpoints: pass --resume to continue, or choose another run.out_dir",
+            ckpt_dir.display()
+        );
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C is not caught again by us: ctrlc keeps the handler, so we exit.
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+
+    let total = cfg.schedule.iterations;
+    let end = opts.stop_at.unwrap_or(total).min(total);
+    let bar = ProgressBar::new(end).with_position(state.iter).with_style(
+        ProgressStyle::with_template("[{bar:30}] {pos}/{len} it  {per_sec}  ETA {eta}  {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    let session_start = Instant::now();
+    let seconds_before = state.train_seconds;
+    let mut loss_acc = 0.0f64;
+    let mut loss_n = 0u32;
+    while state.iter < end && !stop.load(Ordering::SeqCst) {
+        let stage = cfg.schedule.stage(state.iter).clone();
+        let synth = SynthConfig::new(stage.crop);
+        let first = cfg.schedule.samples_before(state.iter);
+        let samples: Vec<Sample> = (0..stage.batch as u64)
+            .into_par_iter()
+            .map(|j| make_sample(&photos, &synth, cfg.run.seed, first + j))
+            .collect();
+        let (blur, sharp) = to_tensors(&samples, stage.crop, &device);
+        let loss = psnr_loss(model.forward(blur), sharp);
+        let loss_value: f32 = loss.clone().into_scalar::<f32>();
+        if !loss_value.is_finite() {
+            anyhow::bail!(
+                "loss became {loss_value} at iteration {}; the last good checkpoint is in {}",
+                state.iter,
+                ckpt_dir.display()
+            );
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &model);
+        let lr = cfg.optim.lr_at(state.iter, total);
+        model = optim.step(lr, model, grads);
+        state.iter += 1;
+        state.train_seconds = seconds_before + session_start.elapsed().as_secs_f64();
+        loss_acc += f64::from(loss_value);
+        loss_n += 1;
+        bar.set_position(state.iter);
+        bar.set_message(format!(
+            "loss {loss_value:.2} lr {lr:.2e} crop {}x{}",
+            stage.crop, stage.batch
+        ));
+
+        if state.iter % 20 == 0 {
+            let line = format!(
+                "{},{:.4},{:.3e},{:.1}",
+                state.iter,
+                loss_acc / f64::from(loss_n),
+                lr,
+                state.train_seconds
+            );
+            append_line(
+                &out.join("train_log.csv"),
+                "iter,loss,lr,train_seconds",
+                &line,
+            )?;
+            (loss_acc, loss_n) = (0.0, 0);
+        }
+        let at_end = state.iter == end;
+        if state.iter % cfg.run.val_every == 0 || at_end {
+            let s = score(
+                &model.valid(),
+                &val,
+                super::validation::VAL_PATCH,
+                &base_device,
+            );
+            let line = format!(
+                "{},{:.4},{:.5},{:.4},{:.5}",
+                state.iter, s.psnr, s.ssim, s.input_psnr, s.input_ssim
+            );
+            append_line(
+                &out.join("val_log.csv"),
+                "iter,psnr,ssim,input_psnr,input_ssim",
+                &line,
+            )?;
+            bar.suspend(|| {
+                tracing::info!(
+                    "iteration {}: validation PSNR {:.2} dB (input {:.2}, gain {:+.2}), SSIM {:.4}",
+                    state.iter,
+                    s.psnr,
+                    s.input_psnr,
+                    s.psnr - s.input_psnr,
+                    s.ssim
+                )
+            });
+        }
+        if state.iter % cfg.run.checkpoint_every == 0 || at_end {
+            checkpoint::save(&ckpt_dir, &model, &optim, &state)?;
+        }
+    }
+    if stop.load(Ordering::SeqCst) {
+        let dir = checkpoint::save(&ckpt_dir, &model, &optim, &state)?;
+        bar.abandon_with_message(format!("interrupted; checkpoint {}", dir.display()));
+    } else {
+        bar.finish();
+    }
+    Ok(())
+}

@@ -1,0 +1,237 @@
+//! The `deblur` binary end to end: run, batch, models, and its behaviour on bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn deblur(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_deblur"))
+        .args(args)
+        .env("DEBLUR_LOG", "warn")
+        .output()
+        .expect("binary runs")
+}
+
+fn tiny_model() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/nafnet/nafnet_tiny.pth")
+        .display()
+        .to_string()
+}
+
+fn write_png(path: &Path, w: u32, h: u32) {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        image::Rgb([
+            (x * 7 % 256) as u8,
+            (y * 5 % 256) as u8,
+            ((x + y) % 256) as u8,
+        ])
+    });
+    img.save(path).expect("write test image");
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn assert_clean_failure(o: &Output, names: &str) {
+    let err = stderr(o);
+    assert!(!o.status.success(), "should fail: {err}");
+    assert!(
+        !err.contains("panicked"),
+        "panic instead of an error: {err}"
+    );
+    assert!(err.contains(names), "error should name {names}: {err}");
+    assert_eq!(
+        err.trim().lines().filter(|l| l.contains("error")).count(),
+        1,
+        "one error line: {err}"
+    );
+}
+
+#[test]
+fn run_deblurs_a_photo_and_keeps_its_size() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in.png");
+    let output = dir.path().join("out.png");
+    write_png(&input, 50, 37);
+    let o = deblur(&[
+        "run",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "--model",
+        &tiny_model(),
+        "--device",
+        "cpu",
+        "--tile",
+        "32",
+        "--overlap",
+        "8",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = image::open(&output).expect("output decodes");
+    assert_eq!((out.width(), out.height()), (50, 37));
+    let a = image::open(&input).expect("input").to_rgb8();
+    assert_ne!(
+        a.as_raw(),
+        out.to_rgb8().as_raw(),
+        "the network changed nothing"
+    );
+    // No temporary file is left in the folder.
+    let names: Vec<PathBuf> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn run_refuses_to_overwrite_its_input() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("photo.png");
+    write_png(&input, 20, 20);
+    let before = std::fs::read(&input).unwrap();
+    let same = dir.path().join(".").join("photo.png");
+    let o = deblur(&[
+        "run",
+        input.to_str().unwrap(),
+        "-o",
+        same.to_str().unwrap(),
+        "--model",
+        &tiny_model(),
+        "--overwrite",
+    ]);
+    assert_clean_failure(&o, "photo.png");
+    assert_eq!(std::fs::read(&input).unwrap(), before);
+}
+
+#[test]
+fn bad_inputs_get_one_line_errors_naming_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let empty = dir.path().join("empty.jpg");
+    std::fs::write(&empty, b"").unwrap();
+    let text = dir.path().join("notes.png");
+    std::fs::write(&text, b"these are not pixels").unwrap();
+    let truncated = dir.path().join("cut.png");
+    write_png(&truncated, 64, 64);
+    let bytes = std::fs::read(&truncated).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let big = dir.path().join("big.png");
+    write_png(&big, 1200, 1000);
+    let out = dir.path().join("out.png");
+    let model = tiny_model();
+    for (file, extra) in [
+        (&empty, None),
+        (&text, None),
+        (&truncated, None),
+        (&big, Some("0.5")),
+    ] {
+        let mut args = vec![
+            "run",
+            file.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--model",
+            &model,
+        ];
+        if let Some(mp) = extra {
+            args.extend(["--max-megapixels", mp]);
+        }
+        let o = deblur(&args);
+        assert_clean_failure(&o, file.file_name().unwrap().to_str().unwrap());
+    }
+    let missing = deblur(&[
+        "run",
+        "/nonexistent/x.png",
+        "-o",
+        out.to_str().unwrap(),
+        "--model",
+        &model,
+    ]);
+    assert_clean_failure(&missing, "x.png");
+    let bad_model = deblur(&[
+        "run",
+        big.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+        "--model",
+        "no-such-model",
+    ]);
+    assert_clean_failure(&bad_model, "no-such-model");
+    assert!(!out.exists());
+}
+
+#[test]
+fn batch_keeps_structure_reports_failures_and_resumes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(input.join("sub")).unwrap();
+    write_png(&input.join("a.png"), 30, 20);
+    write_png(&input.join("sub/b.png"), 25, 25);
+    std::fs::write(input.join("broken.jpg"), b"garbage").unwrap();
+    std::fs::write(input.join("readme.txt"), b"not an image, ignored").unwrap();
+    let output = dir.path().join("out");
+    let report = dir.path().join("report.json");
+    let args = [
+        "batch",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "--recursive",
+        "--model",
+        &tiny_model(),
+        "--device",
+        "cpu",
+        "--report",
+        report.to_str().unwrap(),
+    ];
+    let o = deblur(&args);
+    assert!(
+        !o.status.success(),
+        "a failed file makes the exit code non-zero"
+    );
+    assert!(output.join("a.png").is_file());
+    assert!(output.join("sub/b.png").is_file());
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["done"].as_array().unwrap().len(), 2);
+    let failed = r["failed"].as_array().unwrap();
+    assert_eq!(failed.len(), 1);
+    assert!(failed[0]["input"].as_str().unwrap().ends_with("broken.jpg"));
+    assert!(!failed[0]["error"].as_str().unwrap().is_empty());
+
+    // Second run: existing outputs are skipped, the broken file fails again.
+    std::fs::remove_file(input.join("broken.jpg")).unwrap();
+    let o = deblur(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["done"].as_array().unwrap().len(), 0);
+    assert_eq!(r["skipped"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn batch_with_a_missing_folder_fails_cleanly() {
+    let o = deblur(&["batch", "/nonexistent-folder", "-o", "/tmp/never"]);
+    assert_clean_failure(&o, "nonexistent-folder");
+}
+
+#[test]
+fn models_lists_the_default() {
+    let o = deblur(&["models"]);
+    assert!(o.status.success());
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("nafnet-s") && text.contains("nafnet-32"),
+        "{text}"
+    );
+}
+
+#[test]
+fn help_explains_every_command() {
+    let o = deblur(&["--help"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for cmd in ["run", "batch", "models", "train", "eval"] {
+        assert!(text.contains(cmd), "{text}");
+    }
+}
