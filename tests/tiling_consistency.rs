@@ -32,6 +32,7 @@ fn two_tile_sizes_agree() {
     let runner = NetRunner {
         net: local_net(&device),
         device,
+        pde: Default::default(),
     };
     let (w, h) = (301, 203);
     // A smooth pattern with some texture, in [0,1].

@@ -83,6 +83,7 @@ pub fn prepare(args: &ModelArgs) -> anyhow::Result<Prepared> {
         runner: NetRunner {
             net: model.net.clone(),
             device: device.device.clone(),
+            pde: model.card.inference.pde_run(),
         },
         model,
         device_label: device.label,

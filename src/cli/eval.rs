@@ -6,15 +6,13 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use clap::Args;
-use rayon::prelude::*;
 use serde::Serialize;
 
 use super::common::{prepare, ModelArgs};
 use crate::engine::{deblur_planes, Planes};
 use crate::imaging::{load, LoadOptions};
-use crate::train::data::{list_photos, load_photos, split};
 use crate::train::metrics::{psnr, ssim};
-use crate::train::validation::{val_sample, VAL_PAIRS};
+use crate::train::validation::validation_set;
 
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("set").required(true).args(["pairs", "validation"])))]
@@ -96,20 +94,15 @@ fn read_pairs(dir: &Path) -> anyhow::Result<Vec<Pair>> {
 }
 
 fn validation_pairs(sharp_dir: &Path) -> anyhow::Result<Vec<Pair>> {
-    let (_, val_names) = split(&list_photos(sharp_dir)?);
-    let photos = load_photos(sharp_dir, &val_names)?;
-    Ok((0..VAL_PAIRS)
-        .into_par_iter()
-        .map(|i| {
-            let s = val_sample(&photos, i);
-            let p = (s.sharp.len() / 3).isqrt();
-            Pair {
-                name: format!("val-{i:03}"),
-                width: p,
-                height: p,
-                blur: s.blurred,
-                sharp: s.sharp,
-            }
+    Ok(validation_set(sharp_dir)?
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| Pair {
+            name: format!("val-{i:03}"),
+            width: s.patch,
+            height: s.patch,
+            blur: s.blurred,
+            sharp: s.sharp,
         })
         .collect())
 }

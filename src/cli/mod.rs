@@ -1,8 +1,10 @@
 //! The command line: one file per subcommand.
 
 mod batch;
+mod bench;
 mod common;
 mod eval;
+mod export;
 mod models;
 mod run;
 mod train;
@@ -51,6 +53,14 @@ enum Command {
     ///
     /// Example: deblur eval --validation --model nafnet-s --json scores.json
     Eval(eval::EvalArgs),
+    /// Export a training run's newest checkpoint as release weights with a measured model card.
+    ///
+    /// Example: deblur export train/nafnet-s.toml --out models
+    Export(export::ExportArgs),
+    /// Measure inference speed (ms per megapixel) and memory on CPU and GPU.
+    ///
+    /// Example: deblur bench --models nafnet-s --sizes 256,512 --devices cpu
+    Bench(bench::BenchArgs),
 }
 
 /// Entry point of the `deblur` binary.
@@ -63,6 +73,8 @@ pub fn main() -> ExitCode {
         Some(Command::Models(args)) => models::run(args),
         Some(Command::Train(args)) => train::run(args),
         Some(Command::Eval(args)) => eval::run(args),
+        Some(Command::Export(args)) => export::run(args),
+        Some(Command::Bench(args)) => bench::run(args),
         None => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();

@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::EngineError;
 use crate::imaging::tiles::{extract, Blender, Tile, TileGrid};
-use crate::nets::nafnet::NafNet;
+use crate::nets::nafnet::{NafNet, PdeRun};
 
 /// Something that restores one tile: planar `3 × h × w` sRGB in, same shape out.
 pub trait TileModel {
@@ -24,6 +24,8 @@ pub trait TileModel {
 pub struct NetRunner {
     pub net: NafNet,
     pub device: Device,
+    /// PDE schedule at inference (ignored by models without PDE layers).
+    pub pde: PdeRun,
 }
 
 impl TileModel for NetRunner {
@@ -33,7 +35,8 @@ impl TileModel for NetRunner {
             &self.device,
         );
         self.net
-            .forward(x)
+            .forward_pde(x, self.pde)
+            .0
             .into_data()
             .try_to_vec::<f32>()
             .map_err(|e| EngineError::Inference(format!("{e:?}")))

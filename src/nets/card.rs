@@ -25,7 +25,7 @@ pub struct ModelCard {
 pub struct ModelSection {
     pub name: String,
     pub version: u32,
-    /// `nafnet` (later also `nafnet+pde`, `dhnet`, …).
+    /// `nafnet` or `nafnet+pde` (later also `dhnet`, …).
     pub architecture: String,
     /// Weights file, relative to the card.
     pub weights: String,
@@ -51,6 +51,23 @@ fn default_dtype() -> String {
 pub struct InferenceSection {
     pub tile: usize,
     pub overlap: usize,
+    /// PDE steps and step size at inference (PDE models; models.md §4.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pde_k: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pde_dt: Option<f64>,
+}
+
+impl InferenceSection {
+    /// The PDE schedule to run with: the card's, else the last training stage (K = 5).
+    pub fn pde_run(&self) -> super::nafnet::PdeRun {
+        let d = super::nafnet::PdeRun::default();
+        super::nafnet::PdeRun {
+            k: self.pde_k.unwrap_or(d.k),
+            dt: self.pde_dt.unwrap_or(d.dt),
+            cfl: d.cfl,
+        }
+    }
 }
 
 impl Default for InferenceSection {
@@ -59,6 +76,8 @@ impl Default for InferenceSection {
         Self {
             tile: 384,
             overlap: 64,
+            pde_k: None,
+            pde_dt: None,
         }
     }
 }

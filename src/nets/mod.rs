@@ -3,6 +3,7 @@
 pub mod blocks;
 pub mod card;
 pub mod nafnet;
+pub mod pde;
 pub mod registry;
 pub mod weights;
 

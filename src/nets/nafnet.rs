@@ -7,14 +7,18 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{conv1x1, conv3x3, NafBlock};
+use super::pde::{PdeConfig, PdeLayer, PdeStats};
 
 /// Architecture hyper-parameters of a NAFNet (the `[config]` table of a model card).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NafNetConfig {
     pub width: usize,
     pub enc_blocks: Vec<usize>,
     pub middle_blocks: usize,
     pub dec_blocks: Vec<usize>,
+    /// PDE global layers at the bottleneck (`*-pde` models, models.md §4.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pde: Option<PdeConfig>,
 }
 
 impl NafNetConfig {
@@ -25,6 +29,15 @@ impl NafNetConfig {
             enc_blocks: vec![1, 1, 1, 2],
             middle_blocks: 1,
             dec_blocks: vec![1, 1, 1, 1],
+            pde: None,
+        }
+    }
+
+    /// `nafnet-s` with one PDE layer at the bottleneck (1,267,635 params).
+    pub fn small_pde() -> Self {
+        Self {
+            pde: Some(PdeConfig::default()),
+            ..Self::small()
         }
     }
 
@@ -35,6 +48,7 @@ impl NafNetConfig {
             enc_blocks: vec![1, 1, 1, 28],
             middle_blocks: 1,
             dec_blocks: vec![1, 1, 1, 1],
+            pde: None,
         }
     }
 
@@ -86,8 +100,15 @@ impl NafNetConfig {
             chan /= 2;
             decoders.push((0..n).map(|_| NafBlock::new(chan, device)).collect());
         }
+        let pde_layers = match &self.pde {
+            Some(p) => (0..p.n_layers)
+                .map(|_| PdeLayer::new(self.bottleneck_channels(), p, device))
+                .collect(),
+            None => Vec::new(),
+        };
         NafNet {
             intro: conv3x3(3, self.width, 1, device),
+            pde_layers,
             encoders,
             downs,
             middle_blks,
@@ -108,6 +129,27 @@ pub struct NafNet {
     pub ups: Vec<Conv2d>,
     pub decoders: Vec<Vec<NafBlock>>,
     pub ending: Conv2d,
+    /// Empty unless the model has PDE layers; adds no keys then, so NAFNet files still load.
+    pub pde_layers: Vec<PdeLayer>,
+}
+
+/// How the PDE layers integrate: `k` steps of `dt` with the CFL limit (from the model card).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PdeRun {
+    pub k: usize,
+    pub dt: f64,
+    pub cfl: f32,
+}
+
+impl Default for PdeRun {
+    /// The last stage of the progressive schedule, used at inference (§4.5).
+    fn default() -> Self {
+        Self {
+            k: 5,
+            dt: 0.2,
+            cfl: 0.9,
+        }
+    }
 }
 
 /// PixelShuffle(2) in PyTorch channel order:
@@ -175,8 +217,30 @@ impl NafNet {
         }
     }
 
+    /// Restores `[N,3,H,W]`; PDE layers (if any) run with the inference schedule.
     pub fn forward(&self, inp: Tensor<4>) -> Tensor<4> {
-        self.forward_with(inp, |x| x)
+        self.forward_pde(inp, PdeRun::default()).0
+    }
+
+    /// Like [`forward`](Self::forward) with an explicit PDE schedule, returning the CFL
+    /// statistics summed over the layers.
+    pub fn forward_pde(&self, inp: Tensor<4>, run: PdeRun) -> (Tensor<4>, Option<PdeStats>) {
+        let mut stats: Option<PdeStats> = None;
+        let out = self.forward_with(inp, |mut x| {
+            for layer in &self.pde_layers {
+                let (y, s) = layer.forward(x, run.k, run.dt, run.cfl);
+                x = y;
+                stats = Some(match stats.take() {
+                    Some(acc) => PdeStats {
+                        elements: acc.elements + s.elements,
+                        clamped: acc.clamped + s.clamped,
+                    },
+                    None => s,
+                });
+            }
+            x
+        });
+        (out, stats)
     }
 }
 
@@ -223,6 +287,7 @@ mod tests {
             enc_blocks: vec![1, 1],
             middle_blocks: 1,
             dec_blocks: vec![1, 1],
+            pde: None,
         }
         .init(&device);
         let x = Tensor::<4>::random([1, 3, 37, 53], Distribution::Uniform(0.0, 1.0), &device);

@@ -17,13 +17,14 @@ pub const DEFAULT_MODEL: &str = "nafnet-s";
 pub fn builtin_config(name: &str) -> Option<NafNetConfig> {
     match name {
         "nafnet-s" => Some(NafNetConfig::small()),
+        "nafnet-s-pde" => Some(NafNetConfig::small_pde()),
         "nafnet-32" => Some(NafNetConfig::gopro(32)),
         "nafnet-64" => Some(NafNetConfig::gopro(64)),
         _ => None,
     }
 }
 
-pub const BUILTIN_NAMES: [&str; 3] = ["nafnet-s", "nafnet-32", "nafnet-64"];
+pub const BUILTIN_NAMES: [&str; 4] = ["nafnet-s", "nafnet-s-pde", "nafnet-32", "nafnet-64"];
 
 /// Where model cards and weights live: `$DEBLUR_MODELS_DIR`, then `models/` beside the
 /// executable, then `../share/deblur/models` (installed packages), then the source tree.
@@ -90,7 +91,7 @@ pub fn list_models(dir: &Path) -> Vec<ModelEntry> {
         if let Some(config) = builtin_config(name) {
             entries.push(ModelEntry {
                 name: name.to_string(),
-                architecture: "nafnet".into(),
+                architecture: architecture_of(&config).into(),
                 params: config.init(&Device::flex()).num_params(),
                 summary:
                     "architecture only: no weights installed (import an official .pth or train one)"
@@ -156,9 +157,18 @@ pub fn load_model(spec: &str, device: &Device) -> Result<LoadedModel, NetError> 
     }
 }
 
+/// The architecture name a card must carry for a configuration.
+pub fn architecture_of(config: &NafNetConfig) -> &'static str {
+    if config.pde.is_some() {
+        "nafnet+pde"
+    } else {
+        "nafnet"
+    }
+}
+
 fn load_card(card_path: &Path, device: &Device) -> Result<LoadedModel, NetError> {
     let card = ModelCard::read(card_path)?;
-    if card.model.architecture != "nafnet" {
+    if card.model.architecture != architecture_of(&card.config) {
         return Err(NetError::Card {
             path: card_path.to_path_buf(),
             reason: format!(

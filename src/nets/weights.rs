@@ -120,6 +120,7 @@ pub fn official_config(path: &Path) -> Result<NafNetConfig, NetError> {
         enc_blocks,
         middle_blocks,
         dec_blocks,
+        pde: None,
     };
     config
         .validate()

@@ -83,12 +83,11 @@ fn prune(root: &Path, keep: usize) -> std::io::Result<()> {
     Ok(())
 }
 
-/// Loads the newest checkpoint into `model` and `optim`.
-pub fn load_latest(
+/// Loads the model of the newest checkpoint (for export and evaluation).
+pub fn load_latest_model(
     root: &Path,
     model: NafNet,
-    optim: ModuleOptimizer,
-) -> anyhow::Result<Option<(NafNet, ModuleOptimizer, CheckpointState)>> {
+) -> anyhow::Result<Option<(NafNet, CheckpointState, PathBuf)>> {
     let Some((_, dir)) = list(root).pop() else {
         return Ok(None);
     };
@@ -98,6 +97,18 @@ pub fn load_latest(
     let model = model
         .try_load_record(record)
         .map_err(|e| anyhow::anyhow!("loading {}: {e:?}", dir.display()))?;
+    Ok(Some((model, state, dir)))
+}
+
+/// Loads the newest checkpoint into `model` and `optim`.
+pub fn load_latest(
+    root: &Path,
+    model: NafNet,
+    optim: ModuleOptimizer,
+) -> anyhow::Result<Option<(NafNet, ModuleOptimizer, CheckpointState)>> {
+    let Some((model, state, dir)) = load_latest_model(root, model)? else {
+        return Ok(None);
+    };
     let optim = optim
         .load(dir.join("optim.bpk"))
         .map_err(|e| anyhow::anyhow!("reading {}: {e:?}", dir.join("optim.bpk").display()))?;

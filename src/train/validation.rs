@@ -15,3 +15,26 @@ pub fn val_sample(photos: &[Photo], i: usize) -> Sample {
     let cfg = SynthConfig::new(VAL_PATCH);
     make_sample(photos, &cfg, VAL_SEED, i as u64)
 }
+
+/// The whole fixed validation set, generated from the held-out photos under `sharp_dir`.
+pub fn validation_set(sharp_dir: &std::path::Path) -> anyhow::Result<Vec<Sample>> {
+    use rayon::prelude::*;
+    let (_, val_names) = super::data::split(&super::data::list_photos(sharp_dir)?);
+    let photos = super::data::load_photos(sharp_dir, &val_names)?;
+    super::synth::check_inputs(&photos, &SynthConfig::new(VAL_PATCH))
+        .map_err(|e| anyhow::anyhow!("validation photos in {}: {e}", sharp_dir.display()))?;
+    Ok((0..VAL_PAIRS)
+        .into_par_iter()
+        .map(|i| val_sample(&photos, i))
+        .collect())
+}
+
+/// SHA-256 over the samples' fingerprints: models are compared only on the same value.
+pub fn set_hash(samples: &[Sample]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for s in samples {
+        h.update(s.fingerprint().to_le_bytes());
+    }
+    format!("{:x}", h.finalize())
+}

@@ -1,0 +1,173 @@
+//! `deblur export`: a training run's newest checkpoint -> release weights and a model card with
+//! the quality measured on the fixed validation set.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Args;
+use toml::{Table, Value};
+
+use crate::nets::card::{InferenceSection, ModelCard, ModelSection};
+use crate::nets::weights::{load_safetensors, save_safetensors, sha256_file};
+use crate::train::checkpoint::load_latest_model;
+use crate::train::config::TrainConfig;
+use crate::train::trainer::score;
+use crate::train::validation::{set_hash, validation_set, VAL_PATCH};
+use burn::module::Module;
+use burn::tensor::Device;
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// The training recipe of the run (its `run.out_dir` holds the checkpoints).
+    pub config: PathBuf,
+    /// Folder to write `<name>.safetensors` and `<name>.toml` into.
+    #[arg(long, default_value = "models")]
+    pub out: PathBuf,
+    /// Store weights in f32 instead of f16 (compute is f32 either way).
+    #[arg(long)]
+    pub f32: bool,
+    /// One line describing the model, for `deblur models` and the app.
+    #[arg(long)]
+    pub summary: Option<String>,
+}
+
+fn table(pairs: Vec<(&str, Value)>) -> Table {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let cfg = TrainConfig::read(&args.config)?;
+    let device = Device::flex();
+    let ckpt_dir = cfg.run.out_dir.join("checkpoints");
+    let (net, state, dir) = load_latest_model(&ckpt_dir, cfg.net.init(&device))?
+        .with_context(|| format!("no checkpoint in {}", ckpt_dir.display()))?;
+    tracing::info!("exporting {} at iteration {}", dir.display(), state.iter);
+
+    std::fs::create_dir_all(&args.out)?;
+    let weights = args.out.join(format!("{}.safetensors", cfg.name));
+    save_safetensors(&net, &weights, !args.f32)?;
+    // Score what ships: the stored (possibly f16) weights, read back.
+    let shipped = load_safetensors(cfg.net.init(&device), &weights)?;
+    let val = validation_set(&cfg.data.sharp_dir)?;
+    let s = score(&shipped, &val, VAL_PATCH, &device);
+    tracing::info!(
+        "validation ({} pairs): PSNR {:.3} dB (input {:.3}, gain {:+.3}), SSIM {:.4} (input {:.4})",
+        val.len(),
+        s.psnr,
+        s.input_psnr,
+        s.psnr - s.input_psnr,
+        s.ssim,
+        s.input_ssim
+    );
+
+    let stages: Vec<Value> = cfg
+        .schedule
+        .stages
+        .iter()
+        .map(|st| {
+            Value::Table(table(vec![
+                ("until", Value::Integer(st.until as i64)),
+                ("crop", Value::Integer(st.crop as i64)),
+                ("batch", Value::Integer(st.batch as i64)),
+            ]))
+        })
+        .collect();
+    let o = &cfg.optim;
+    let card = ModelCard {
+        model: ModelSection {
+            name: cfg.name.clone(),
+            version: 1,
+            architecture: crate::nets::registry::architecture_of(&cfg.net).into(),
+            weights: format!("{}.safetensors", cfg.name),
+            weights_sha256: sha256_file(&weights)?,
+            storage_dtype: if args.f32 { "f32" } else { "f16" }.into(),
+            params: shipped.num_params(),
+            summary: args.summary.clone().unwrap_or_else(|| {
+                format!(
+                    "NAFNet width {}: +{:.2} dB PSNR over the blurry input on the validation set",
+                    cfg.net.width,
+                    s.psnr - s.input_psnr
+                )
+            }),
+            licence: "weights trained on research-only photos: non-commercial use".into(),
+        },
+        config: cfg.net.clone(),
+        inference: InferenceSection::default(),
+        training: table(vec![
+            ("recipe", Value::String(args.config.display().to_string())),
+            ("iterations_done", Value::Integer(state.iter as i64)),
+            (
+                "iterations_planned",
+                Value::Integer(cfg.schedule.iterations as i64),
+            ),
+            ("crop_schedule", Value::Array(stages)),
+            (
+                "optimizer",
+                Value::String(format!(
+                    "adamw lr={} wd={} betas=({},{}) eps={} cosine->{} clip={} (per tensor)",
+                    o.lr, o.weight_decay, o.beta1, o.beta2, o.eps, o.min_lr, o.clip_norm
+                )),
+            ),
+            ("losses", Value::String("psnr (weight 1.0)".into())),
+            ("seed", Value::Integer(cfg.run.seed as i64)),
+            (
+                "device",
+                Value::String("CPU (burn flex), 1-2 threads".into()),
+            ),
+            (
+                "wall_time_hours",
+                Value::Float((state.train_seconds / 3600.0 * 100.0).round() / 100.0),
+            ),
+        ]),
+        data: table(vec![
+            (
+                "sources",
+                Value::Array(
+                    [
+                        "bsds500",
+                        "urban100",
+                        "sun-hays80-subset",
+                        "div2k-valid-subset",
+                        "kodak24",
+                        "mcmaster18",
+                        "skimage",
+                    ]
+                    .iter()
+                    .map(|s| Value::String(s.to_string()))
+                    .collect(),
+                ),
+            ),
+            (
+                "licence",
+                Value::String("research / non-commercial only".into()),
+            ),
+            (
+                "synthetic_generator",
+                Value::String("v1 (models.md §12)".into()),
+            ),
+        ]),
+        evaluation: table(vec![
+            ("validation_set_sha256", Value::String(set_hash(&val))),
+            ("pairs", Value::Integer(val.len() as i64)),
+            ("psnr", Value::Float(round(s.psnr, 3))),
+            ("ssim", Value::Float(round(s.ssim, 4))),
+            ("input_psnr", Value::Float(round(s.input_psnr, 3))),
+            ("input_ssim", Value::Float(round(s.input_ssim, 4))),
+            ("gain_db", Value::Float(round(s.psnr - s.input_psnr, 3))),
+            (
+                "command",
+                Value::String(format!("deblur eval --validation --model {}", cfg.name)),
+            ),
+        ]),
+    };
+    let card_path = args.out.join(format!("{}.toml", cfg.name));
+    card.write(&card_path)?;
+    println!("wrote {} and {}", weights.display(), card_path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn round(v: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (v * f).round() / f
+}
