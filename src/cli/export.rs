@@ -50,7 +50,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     // Score what ships: the stored (possibly f16) weights, read back.
     let shipped = load_safetensors(cfg.net.init(&device), &weights)?;
     let val = validation_set(&cfg.data.sharp_dir)?;
-    let s = score(&shipped, &val, VAL_PATCH, &device);
+    let pde = cfg.pde_at(cfg.schedule.iterations);
+    let s = score(&shipped, &val, VAL_PATCH, &device, pde);
     tracing::info!(
         "validation ({} pairs): PSNR {:.3} dB (input {:.3}, gain {:+.3}), SSIM {:.4} (input {:.4})",
         val.len(),
@@ -93,7 +94,11 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             licence: "weights trained on research-only photos: non-commercial use".into(),
         },
         config: cfg.net.clone(),
-        inference: InferenceSection::default(),
+        inference: InferenceSection {
+            pde_k: cfg.net.pde.as_ref().map(|_| pde.k),
+            pde_dt: cfg.net.pde.as_ref().map(|_| pde.dt),
+            ..InferenceSection::default()
+        },
         training: table(vec![
             ("recipe", Value::String(args.config.display().to_string())),
             ("iterations_done", Value::Integer(state.iter as i64)),

@@ -67,6 +67,39 @@ pub fn load_safetensors<M: Module>(module: M, path: &Path) -> Result<M, NetError
     Ok(module)
 }
 
+/// Warm start: loads every tensor of `path` into `module`, which may have extra parameters
+/// (those whose path starts with `new_prefix`, e.g. `pde_layers.`) that keep their values.
+pub fn load_safetensors_warm<M: Module>(
+    module: M,
+    path: &Path,
+    new_prefix: &str,
+) -> Result<M, NetError> {
+    if !path.is_file() {
+        return Err(NetError::weights(path, "file not found"));
+    }
+    let mut module = module;
+    let mut store = SafetensorsStore::from_file(path)
+        .with_from_adapter(HalfPrecisionAdapter::new())
+        .allow_partial(true);
+    let result = module
+        .load_from(&mut store)
+        .map_err(|e| NetError::weights(path, e.to_string()))?;
+    if let Some(err) = result.errors.first() {
+        return Err(NetError::weights(path, format!("{err:?}")));
+    }
+    if let Some((key, _)) = result
+        .missing
+        .iter()
+        .find(|(k, _)| !k.starts_with(new_prefix))
+    {
+        return Err(NetError::weights(path, format!("missing key `{key}`")));
+    }
+    if let Some(key) = result.unused.first() {
+        return Err(NetError::weights(path, format!("unexpected key `{key}`")));
+    }
+    Ok(module)
+}
+
 fn check_apply(path: &Path, result: &burn::store::ApplyResult) -> Result<(), NetError> {
     if let Some(err) = result.errors.first() {
         return Err(NetError::weights(path, format!("{err:?}")));

@@ -16,6 +16,21 @@ pub struct TrainConfig {
     pub schedule: Schedule,
     pub optim: OptimConfig,
     pub run: RunConfig,
+    /// Weights (our `.safetensors`) to start from; keys the file lacks (new PDE layers) keep
+    /// their initialisation. Fine-tuning runs (PDE insertion and its baseline) use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<PathBuf>,
+    /// Progressive PDE schedule (models.md §4.5); ignored by models without PDE layers.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pde_schedule: Vec<PdeStage>,
+}
+
+/// From iteration `from` on, the PDE layers take `k` steps of `dt` (with `k·dt = 1`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct PdeStage {
+    pub from: u64,
+    pub k: usize,
+    pub dt: f64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -104,6 +119,25 @@ pub struct RunConfig {
 }
 
 impl TrainConfig {
+    /// The PDE steps in force at iteration `iter` (the last stage's before the first entry).
+    pub fn pde_at(&self, iter: u64) -> crate::nets::nafnet::PdeRun {
+        let cfl = self.net.pde.as_ref().map_or(0.9, |p| p.cfl_limit);
+        let stage = self
+            .pde_schedule
+            .iter()
+            .rev()
+            .find(|s| s.from <= iter)
+            .or(self.pde_schedule.first());
+        match stage {
+            Some(s) => crate::nets::nafnet::PdeRun {
+                k: s.k,
+                dt: s.dt,
+                cfl,
+            },
+            None => crate::nets::nafnet::PdeRun::default(),
+        }
+    }
+
     pub fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
@@ -126,6 +160,20 @@ impl TrainConfig {
                 return Err(format!(
                     "stage {s:?}: batch must be > 0 and crop a multiple of {m}"
                 ));
+            }
+        }
+        if self.net.pde.is_some() && self.pde_schedule.is_empty() {
+            return Err("a PDE model needs a pde_schedule".into());
+        }
+        for (i, st) in self.pde_schedule.iter().enumerate() {
+            if st.k == 0 || (st.k as f64 * st.dt - 1.0).abs() > 1e-3 {
+                return Err(format!(
+                    "pde_schedule entry {i}: k·dt must be 1 (k = {}, dt = {})",
+                    st.k, st.dt
+                ));
+            }
+            if i > 0 && st.from <= self.pde_schedule[i - 1].from {
+                return Err("pde_schedule must be in increasing `from` order".into());
             }
         }
         if self.run.checkpoint_every == 0 || self.run.val_every == 0 {

@@ -21,7 +21,7 @@ use super::loss::psnr_loss;
 use super::metrics::{psnr, ssim};
 use super::synth::{check_inputs, make_sample, Photo, Sample, SynthConfig};
 use super::validation::val_sample;
-use crate::nets::nafnet::NafNet;
+use crate::nets::nafnet::{NafNet, PdeRun};
 
 /// Stacks samples into `[N,3,P,P]` (blurred, sharp) tensors.
 fn to_tensors(samples: &[Sample], patch: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
@@ -48,12 +48,19 @@ pub struct Scores {
 }
 
 /// Scores `model` (on a plain, non-autodiff device) on validation pairs.
-pub fn score(model: &NafNet, pairs: &[Sample], patch: usize, device: &Device) -> Scores {
+pub fn score(
+    model: &NafNet,
+    pairs: &[Sample],
+    patch: usize,
+    device: &Device,
+    pde: PdeRun,
+) -> Scores {
     let mut s = Scores::default();
     for chunk in pairs.chunks(4) {
         let (blur, _) = to_tensors(chunk, patch, device);
         let out: Vec<f32> = model
-            .forward(blur)
+            .forward_pde(blur, pde)
+            .0
             .into_data()
             .try_to_vec()
             .unwrap_or_default();
@@ -135,6 +142,10 @@ pub fn train(cfg: &TrainConfig, base_device: Device, opts: &TrainOptions) -> any
 
     let device = base_device.clone().autodiff();
     let mut model = cfg.net.init(&device);
+    if let Some(init) = &cfg.init_from {
+        model = crate::nets::weights::load_safetensors_warm(model, init, "pde_layers.")?;
+        tracing::info!("initialised from {}", init.display());
+    }
     let mut optim = optimizer(cfg);
     let mut state = CheckpointState {
         iter: 0,
@@ -195,7 +206,9 @@ pub fn train(cfg: &TrainConfig, base_device: Device, opts: &TrainOptions) -> any
             .map(|j| make_sample(&photos, &synth, cfg.run.seed, first + j))
             .collect();
         let (blur, sharp) = to_tensors(&samples, stage.crop, &device);
-        let loss = psnr_loss(model.forward(blur), sharp);
+        let pde = cfg.pde_at(state.iter);
+        let (pred, pde_stats) = model.forward_pde(blur, pde);
+        let loss = psnr_loss(pred, sharp);
         let loss_value: f32 = loss.clone().into_scalar::<f32>();
         if !loss_value.is_finite() {
             anyhow::bail!(
@@ -218,18 +231,22 @@ pub fn train(cfg: &TrainConfig, base_device: Device, opts: &TrainOptions) -> any
         ));
 
         if state.iter % 20 == 0 {
-            let line = format!(
+            let mut line = format!(
                 "{},{:.4},{:.3e},{:.1}",
                 state.iter,
                 loss_acc / f64::from(loss_n),
                 lr,
                 state.train_seconds
             );
-            append_line(
-                &out.join("train_log.csv"),
-                "iter,loss,lr,train_seconds",
-                &line,
-            )?;
+            let mut header = String::from("iter,loss,lr,train_seconds");
+            if let Some(stats) = pde_stats {
+                // Reading the clamp counter syncs the device: only at log intervals (§4.2).
+                let clamped = f64::from(stats.clamped.into_scalar::<f32>());
+                let fraction = clamped / stats.elements.max(1) as f64;
+                line.push_str(&format!(",{},{fraction:.6}", pde.k));
+                header.push_str(",pde_k,cfl_clamp_fraction");
+            }
+            append_line(&out.join("train_log.csv"), &header, &line)?;
             (loss_acc, loss_n) = (0.0, 0);
         }
         let at_end = state.iter == end;
@@ -239,6 +256,7 @@ pub fn train(cfg: &TrainConfig, base_device: Device, opts: &TrainOptions) -> any
                 &val,
                 super::validation::VAL_PATCH,
                 &base_device,
+                pde,
             );
             let line = format!(
                 "{},{:.4},{:.5},{:.4},{:.5}",
