@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod engine;
+pub mod gpu;
 pub mod imaging;
 pub mod nets;
 pub mod train;
