@@ -25,6 +25,8 @@ pub struct ComputeDevice {
     pub device: Device,
     pub label: String,
     pub is_gpu: bool,
+    /// The wgpu device and queue burn runs on (our own WGSL pipelines share them).
+    pub wgpu: Option<(wgpu::Device, wgpu::Queue)>,
 }
 
 impl ComputeDevice {
@@ -34,6 +36,7 @@ impl ComputeDevice {
             device: Device::flex(),
             label: format!("CPU ({threads} threads)"),
             is_gpu: false,
+            wgpu: None,
         }
     }
 }
@@ -83,5 +86,6 @@ fn acquire_wgpu() -> Result<ComputeDevice, EngineError> {
         device,
         label,
         is_gpu: true,
+        wgpu: Some((setup.device.clone(), setup.queue.clone())),
     })
 }
