@@ -1,1 +1,3 @@
 pub mod psf;
+
+mod fft2;

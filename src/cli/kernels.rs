@@ -1,0 +1,140 @@
+//! `deblur kernels IN`: per-region blur kernels (PSFs) of a photo, estimated by comparing it
+//! with its deblurred version (model-agnostic, models.md §8).
+
+use std::io::Cursor;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Serialize;
+
+use super::common::{prepare, IoArgs, ModelArgs};
+use crate::analysis::overlay::kernel_overlay;
+use crate::analysis::psf::{estimate_kernels, PsfOptions};
+use crate::engine::restore_photo;
+use crate::imaging::load;
+
+#[derive(Args, Debug)]
+pub struct KernelsArgs {
+    /// The blurry photo.
+    pub input: PathBuf,
+    /// Write the kernel grid drawn over the photo (PNG).
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+    /// Regions as COLSxROWS, e.g. 4x3 (default: up to 8 per side, by image size).
+    #[arg(long, value_parser = parse_grid)]
+    pub grid: Option<(usize, usize)>,
+    /// Kernel window in pixels (odd: 15, 31, 47 or 63).
+    #[arg(long, default_value_t = 31)]
+    pub window: usize,
+    /// Write every region's kernel and numbers as JSON.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub io: IoArgs,
+}
+
+fn parse_grid(s: &str) -> Result<(usize, usize), String> {
+    let (c, r) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("`{s}`: expected COLSxROWS, e.g. 4x3"))?;
+    let parse = |v: &str| v.trim().parse::<usize>().map_err(|_| format!("`{s}`: expected COLSxROWS, e.g. 4x3"));
+    let (c, r) = (parse(c)?, parse(r)?);
+    if c == 0 || r == 0 || c > 16 || r > 16 {
+        return Err(format!("`{s}`: between 1 and 16 regions per side"));
+    }
+    Ok((c, r))
+}
+
+#[derive(Serialize)]
+struct RegionJson {
+    col: usize,
+    row: usize,
+    x: usize,
+    y: usize,
+    size: usize,
+    window: usize,
+    scale: usize,
+    confidence: f32,
+    reliable: bool,
+    extent_px: f32,
+    length_px: f32,
+    angle_deg: f32,
+    kernel: Vec<f32>,
+}
+
+pub fn run(args: KernelsArgs) -> anyhow::Result<ExitCode> {
+    if args.output.is_none() && args.json.is_none() {
+        anyhow::bail!("nothing to write: give -o kernels.png and/or --json kernels.json");
+    }
+    for out in [&args.output, &args.json].into_iter().flatten() {
+        crate::imaging::check_output_path(&args.input, out, args.io.overwrite)?;
+    }
+    let photo = load(&args.input, &args.io.load_options())?;
+    let prepared = prepare(&args.model)?;
+    let cancel = AtomicBool::new(false);
+    let restored = restore_photo(&prepared.runner, &photo, prepared.tiles, &cancel, &mut |_| {})
+        .with_context(|| format!("deblurring {}", args.input.display()))?;
+    let opts = PsfOptions {
+        window: args.window,
+        grid: args.grid,
+        ..PsfOptions::default()
+    };
+    let kernels = estimate_kernels(&photo.rgb, &restored.rgb, photo.width, photo.height, &opts)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
+    let reliable = kernels.iter().filter(|k| k.reliable).count();
+    println!(
+        "{}: {} regions ({} reliable)",
+        args.input.display(),
+        kernels.len(),
+        reliable
+    );
+    for k in &kernels {
+        println!(
+            "  region {},{} at ({}, {}): length {:.1} px at {:.0}°, extent {:.1} px, confidence {:.2}{}",
+            k.col,
+            k.row,
+            k.x,
+            k.y,
+            k.stats.length,
+            k.stats.angle_deg,
+            k.stats.extent,
+            k.confidence,
+            if k.reliable { "" } else { " (unreliable)" }
+        );
+    }
+    if let Some(path) = &args.output {
+        let img = kernel_overlay(&photo.rgb, photo.width, photo.height, &kernels);
+        let mut bytes = Vec::new();
+        img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .context("encoding the kernel grid")?;
+        crate::util::write_atomically(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.json {
+        let list: Vec<RegionJson> = kernels
+            .iter()
+            .map(|k| RegionJson {
+                col: k.col,
+                row: k.row,
+                x: k.x,
+                y: k.y,
+                size: k.size,
+                window: k.window,
+                scale: k.scale,
+                confidence: k.confidence,
+                reliable: k.reliable,
+                extent_px: k.stats.extent,
+                length_px: k.stats.length,
+                angle_deg: k.stats.angle_deg,
+                kernel: k.kernel.clone(),
+            })
+            .collect();
+        crate::util::write_atomically(path, serde_json::to_string_pretty(&list)?.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
