@@ -1,5 +1,7 @@
 //! GPU work of our own and its CPU references (the references run on the CPU backend).
 
+pub mod fft;
+pub mod fft_cpu;
 pub mod pde;
 pub mod pde_cpu;
 
