@@ -2,6 +2,7 @@
 //!
 //! The engine (imaging, nets, engine) never depends on the user interfaces (cli, later app).
 
+pub mod analysis;
 pub mod cli;
 pub mod engine;
 pub mod gpu;

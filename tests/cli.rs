@@ -235,3 +235,51 @@ fn help_explains_every_command() {
         assert!(text.contains(cmd), "{text}");
     }
 }
+
+#[test]
+fn kernels_writes_a_grid_and_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("photo.png");
+    write_png(&input, 300, 260);
+    let png = dir.path().join("kernels.png");
+    let json = dir.path().join("kernels.json");
+    let o = deblur(&[
+        "kernels",
+        input.to_str().unwrap(),
+        "-o",
+        png.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+        "--grid",
+        "2x2",
+        "--model",
+        &tiny_model(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let grid = image::open(&png).expect("grid decodes");
+    assert_eq!((grid.width(), grid.height()), (300, 260));
+    let regions: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let regions = regions.as_array().unwrap();
+    assert_eq!(regions.len(), 4);
+    let taps: f64 = regions[0]["kernel"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .sum();
+    assert!((taps - 1.0).abs() < 1e-3, "kernel sums to {taps}");
+    // The output may not replace the input.
+    let o = deblur(&[
+        "kernels",
+        input.to_str().unwrap(),
+        "-o",
+        input.to_str().unwrap(),
+        "--model",
+        &tiny_model(),
+        "--overwrite",
+    ]);
+    assert_clean_failure(&o, "photo.png");
+}

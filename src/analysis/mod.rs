@@ -1,3 +1,4 @@
 pub mod psf;
 
 mod fft2;
+pub mod overlay;

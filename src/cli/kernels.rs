@@ -42,7 +42,11 @@ fn parse_grid(s: &str) -> Result<(usize, usize), String> {
     let (c, r) = s
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("`{s}`: expected COLSxROWS, e.g. 4x3"))?;
-    let parse = |v: &str| v.trim().parse::<usize>().map_err(|_| format!("`{s}`: expected COLSxROWS, e.g. 4x3"));
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("`{s}`: expected COLSxROWS, e.g. 4x3"))
+    };
     let (c, r) = (parse(c)?, parse(r)?);
     if c == 0 || r == 0 || c > 16 || r > 16 {
         return Err(format!("`{s}`: between 1 and 16 regions per side"));
@@ -77,8 +81,14 @@ pub fn run(args: KernelsArgs) -> anyhow::Result<ExitCode> {
     let photo = load(&args.input, &args.io.load_options())?;
     let prepared = prepare(&args.model)?;
     let cancel = AtomicBool::new(false);
-    let restored = restore_photo(&prepared.runner, &photo, prepared.tiles, &cancel, &mut |_| {})
-        .with_context(|| format!("deblurring {}", args.input.display()))?;
+    let restored = restore_photo(
+        &prepared.runner,
+        &photo,
+        prepared.tiles,
+        &cancel,
+        &mut |_| {},
+    )
+    .with_context(|| format!("deblurring {}", args.input.display()))?;
     let opts = PsfOptions {
         window: args.window,
         grid: args.grid,
@@ -112,7 +122,8 @@ pub fn run(args: KernelsArgs) -> anyhow::Result<ExitCode> {
         let mut bytes = Vec::new();
         img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
             .context("encoding the kernel grid")?;
-        crate::util::write_atomically(path, &bytes).with_context(|| format!("cannot write {}", path.display()))?;
+        crate::util::write_atomically(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     if let Some(path) = &args.json {
         let list: Vec<RegionJson> = kernels

@@ -5,6 +5,7 @@ mod bench;
 mod common;
 mod eval;
 mod export;
+mod kernels;
 mod models;
 mod run;
 mod train;
@@ -61,6 +62,10 @@ enum Command {
     ///
     /// Example: deblur bench --models nafnet-s --sizes 256,512 --devices cpu
     Bench(bench::BenchArgs),
+    /// Estimate per-region blur kernels (PSFs) by comparing a photo with its deblurred version.
+    ///
+    /// Example: deblur kernels blurry.jpg -o kernels.png --grid 4x3 --json kernels.json
+    Kernels(kernels::KernelsArgs),
 }
 
 /// Entry point of the `deblur` binary.
@@ -75,6 +80,7 @@ pub fn main() -> ExitCode {
         Some(Command::Eval(args)) => eval::run(args),
         Some(Command::Export(args)) => export::run(args),
         Some(Command::Bench(args)) => bench::run(args),
+        Some(Command::Kernels(args)) => kernels::run(args),
         None => {
             use clap::CommandFactory;
             let _ = Cli::command().print_help();
