@@ -16,7 +16,7 @@ use std::num::NonZeroU64;
 use burn::tensor::wgpu::wgpu;
 use wgpu::util::DeviceExt;
 
-use super::GpuError;
+use super::{floats, grid, read_mapped, GpuError};
 
 /// Smallest supported side (H and W).
 pub const MIN_SIDE: usize = 8;
@@ -24,7 +24,6 @@ pub const MIN_SIDE: usize = 8;
 pub const MAX_SIDE: usize = 4096;
 
 const WORKGROUP: usize = 256;
-const MAX_GROUPS_PER_AXIS: usize = 65_535;
 const COMPLEX_BYTES: u64 = 8;
 /// Smallest workgroup array worth a pipeline; with less memory everything runs globally.
 const MIN_LOCAL: usize = 16;
@@ -224,26 +223,6 @@ fn local_points(bytes: u32) -> usize {
     } else {
         (1usize << n.ilog2()).min(MAX_SIDE)
     }
-}
-
-/// Workgroup grid for `groups` workgroups: 1-D, or 2-D past the per-axis limit.
-fn grid(groups: usize) -> (u32, u32) {
-    if groups <= MAX_GROUPS_PER_AXIS {
-        (groups.max(1) as u32, 1)
-    } else {
-        (
-            MAX_GROUPS_PER_AXIS as u32,
-            groups.div_ceil(MAX_GROUPS_PER_AXIS) as u32,
-        )
-    }
-}
-
-/// Little-endian bytes to f32 (the mapped range has no f32 alignment guarantee).
-fn floats(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
 }
 
 fn interleave(re: &[f32], im: &[f32], out: &mut Vec<f32>) {
@@ -714,20 +693,7 @@ impl FftShader {
         }
         enc.copy_buffer_to_buffer(result.buffer, result.offset, &staging, 0, result.size);
         self.queue.submit([enc.finish()]);
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError(format!("waiting for the GPU: {e}")))?;
-        rx.recv()
-            .map_err(|_| GpuError("read-back callback never ran".into()))?
-            .map_err(|e| GpuError(format!("mapping the result: {e}")))?;
-        let view = staging
-            .get_mapped_range(..)
-            .map_err(|e| GpuError(format!("mapping the result: {e}")))?;
-        Ok(floats(&view))
+        Ok(floats(&read_mapped(&self.device, &staging)?))
     }
 }
 

@@ -12,10 +12,9 @@ use burn::tensor::wgpu::wgpu;
 use wgpu::util::DeviceExt;
 
 use super::pde_cpu::CpuPlanes;
-use super::GpuError;
+use super::{floats, grid, read_mapped, GpuError};
 
 const WORKGROUP: u32 = 256;
-const MAX_GROUPS_PER_AXIS: u32 = 65_535;
 
 #[repr(C)]
 #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -36,22 +35,9 @@ pub struct PdeShader {
     step: wgpu::ComputePipeline,
 }
 
-/// Little-endian bytes to f32 (the read-back copy has no f32 alignment guarantee).
-fn floats(bytes: &[u8]) -> Vec<f32> {
-    bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect()
-}
-
-/// Workgroup grid for `count` elements: 1-D, or 2-D past the per-axis limit (§4.7).
-fn grid(count: usize) -> (u32, u32) {
-    let groups = (count as u32).div_ceil(WORKGROUP);
-    if groups <= MAX_GROUPS_PER_AXIS {
-        (groups.max(1), 1)
-    } else {
-        (MAX_GROUPS_PER_AXIS, groups.div_ceil(MAX_GROUPS_PER_AXIS))
-    }
+/// Workgroups for `count` elements at one element per invocation (§4.7).
+fn groups_for(count: usize) -> usize {
+    count.div_ceil(WORKGROUP as usize)
 }
 
 impl PdeShader {
@@ -126,20 +112,7 @@ impl PdeShader {
         let mut enc = self.device.create_command_encoder(&Default::default());
         enc.copy_buffer_to_buffer(src, 0, &staging, 0, bytes);
         self.queue.submit([enc.finish()]);
-        let (tx, rx) = std::sync::mpsc::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |r| {
-            let _ = tx.send(r);
-        });
-        self.device
-            .poll(wgpu::PollType::wait_indefinitely())
-            .map_err(|e| GpuError(format!("waiting for the GPU: {e}")))?;
-        rx.recv()
-            .map_err(|_| GpuError("read-back callback never ran".into()))?
-            .map_err(|e| GpuError(format!("mapping the result: {e}")))?;
-        let view = staging
-            .get_mapped_range(..)
-            .map_err(|e| GpuError(format!("mapping the result: {e}")))?;
-        Ok(view.to_vec())
+        read_mapped(&self.device, &staging)
     }
 
     /// The seven weight planes from `A_x, A_y, B_x, B_y` and the source `f` (each
@@ -186,7 +159,7 @@ impl PdeShader {
             let mut pass = enc.begin_compute_pass(&Default::default());
             pass.set_pipeline(&self.weights);
             pass.set_bind_group(0, &bg, &[]);
-            let (gx, gy) = grid(n);
+            let (gx, gy) = grid(groups_for(n));
             pass.dispatch_workgroups(gx, gy, 1);
         }
         self.queue.submit([enc.finish()]);
@@ -259,7 +232,7 @@ impl PdeShader {
                 ],
             ));
         }
-        let (gx, gy) = grid(n);
+        let (gx, gy) = grid(groups_for(n));
         let mut enc = self.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
