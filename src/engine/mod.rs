@@ -5,8 +5,11 @@ pub mod job;
 pub mod runner;
 
 pub use device::{select_device, ComputeDevice, DeviceChoice};
-pub use job::restore_photo;
-pub use runner::{deblur_planes, NetRunner, Planes, TileEvent, TileModel, TileSettings};
+pub use job::{restore_photo, restore_photo_with_map};
+pub use runner::{
+    deblur_planes, deblur_planes_with_map, NetRunner, Planes, Restored, TileEvent, TileModel,
+    TileSettings,
+};
 
 /// Errors of a deblur job.
 #[derive(Debug, thiserror::Error)]
@@ -19,4 +22,6 @@ pub enum EngineError {
     Settings(String),
     #[error("inference failed: {0}")]
     Inference(String),
+    #[error("blur map: {0}")]
+    Analysis(String),
 }
