@@ -283,3 +283,89 @@ fn kernels_writes_a_grid_and_json() {
     ]);
     assert_clean_failure(&o, "photo.png");
 }
+
+/// A textured photo (the PSF estimate needs structure to compare against).
+fn write_textured_png(path: &Path, w: u32, h: u32) {
+    let img = image::RgbImage::from_fn(w, h, |x, y| {
+        let v = |a: u32, b: u32| (((x / a + y / b) % 2) * 180 + (x * 13 + y * 7) % 60) as u8;
+        image::Rgb([v(6, 9), v(11, 5), v(4, 4)])
+    });
+    img.save(path).expect("write test image");
+}
+
+#[test]
+fn run_writes_a_blur_heat_map_and_raw_values() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("photo.png");
+    let output = dir.path().join("out.png");
+    let map = dir.path().join("map.png");
+    let raw = dir.path().join("map.tiff");
+    write_textured_png(&input, 160, 120);
+    let o = deblur(&[
+        "run",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "--model",
+        "nafnet-s",
+        "--device",
+        "cpu",
+        "--blur-map",
+        map.to_str().unwrap(),
+        "--blur-map-raw",
+        raw.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(output.is_file());
+    // The heat map: the photo's width, a legend strip below it.
+    let heat = image::open(&map).expect("heat map decodes");
+    assert_eq!(heat.width(), 160);
+    assert!(heat.height() > 120 + 20, "legend strip: {}", heat.height());
+    // The raw map: one f32 per pixel, in pixels, finite.
+    let file = std::fs::File::open(&raw).expect("raw map");
+    let mut dec = tiff::decoder::Decoder::new(std::io::BufReader::new(file)).expect("tiff");
+    assert_eq!(dec.dimensions().expect("dims"), (160, 120));
+    match dec.read_image().expect("decode") {
+        tiff::decoder::DecodingResult::F32(v) => {
+            assert_eq!(v.len(), 160 * 120);
+            assert!(v.iter().all(|x| x.is_finite() && *x >= 0.0));
+        }
+        _ => panic!("raw map is not 32-bit float"),
+    }
+}
+
+#[test]
+fn blur_map_needs_a_png_and_a_large_enough_photo() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let input = dir.path().join("small.png");
+    let output = dir.path().join("out.png");
+    write_png(&input, 50, 37);
+    let jpg = dir.path().join("map.jpg");
+    let o = deblur(&[
+        "run",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "--model",
+        &tiny_model(),
+        "--blur-map",
+        jpg.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, "map.jpg");
+    let png = dir.path().join("map.png");
+    let o = deblur(&[
+        "run",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "--model",
+        &tiny_model(),
+        "--blur-map",
+        png.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, "small.png");
+    assert!(
+        !output.exists() && !png.exists(),
+        "nothing written before the check"
+    );
+}

@@ -17,7 +17,7 @@ fn all_recipes_are_valid() {
                 "{}",
                 path.display()
             );
-            if cfg.net.pde.is_some() {
+            if cfg.net.pde().is_some() {
                 assert_eq!(
                     cfg.pde_at(cfg.schedule.iterations).k,
                     5,

@@ -30,7 +30,7 @@ fn local_net(device: &Device) -> NafNet {
 fn two_tile_sizes_agree() {
     let device = Device::flex();
     let runner = NetRunner {
-        net: local_net(&device),
+        net: local_net(&device).into(),
         device,
         pde: Default::default(),
     };

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use burn::module::Module;
 use burn::tensor::{Device, Distribution, Tensor};
 use clap::Args;
 use serde::Serialize;
@@ -42,6 +41,8 @@ struct Case {
     size: usize,
     ms: f64,
     ms_per_megapixel: f64,
+    /// Conv multiply-accumulates of one forward pass at this size (models.md §1.4), in G.
+    gmacs: f64,
     /// CPU: the process's peak resident memory during the case. GPU: bytes the device's
     /// allocator reserved after the case.
     peak_memory_mb: Option<f64>,
@@ -68,15 +69,14 @@ fn time_case(
     is_gpu: bool,
     repeats: usize,
 ) -> anyhow::Result<(f64, Option<f64>)> {
-    let config =
-        builtin_config(name).ok_or_else(|| anyhow::anyhow!("unknown architecture `{name}`"))?;
+    let config = config_of(name)?;
     let net = config.init(device);
     tracing::debug!("{name}: {} parameters", net.num_params());
     device.memory_cleanup();
     reset_peak_rss();
     let x = Tensor::<4>::random([1, 3, size, size], Distribution::Uniform(0.0, 1.0), device);
     let run = || {
-        let y = net.forward(x.clone());
+        let y = net.forward_image(x.clone());
         // Reading back forces the work to finish (GPU work is asynchronous).
         let _ = y.slice([0..1, 0..1, 0..1, 0..1]).into_data();
     };
@@ -97,6 +97,10 @@ fn time_case(
         peak_rss_mb()
     };
     Ok((times[times.len() / 2], memory))
+}
+
+fn config_of(name: &str) -> anyhow::Result<crate::nets::model::NetConfig> {
+    builtin_config(name).ok_or_else(|| anyhow::anyhow!("unknown architecture `{name}`"))
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -121,12 +125,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 let baseline = cases.first().map(|c| c.ms_per_megapixel);
                 let mpx = (size * size) as f64 / 1e6;
                 let per_mp = ms / mpx;
+                let m = (size.div_ceil(16) * 16).max(16);
+                let gmacs = config_of(model)?.macs(m, m).total as f64 / 1e9;
                 let case = Case {
                     model: model.clone(),
                     device: device.label.clone(),
                     size,
                     ms,
                     ms_per_megapixel: per_mp,
+                    gmacs,
                     peak_memory_mb: mem,
                     ratio_to_baseline: baseline.map_or(1.0, |b| per_mp / b),
                 };
@@ -135,15 +142,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 } else {
                     if cases.is_empty() {
                         println!(
-                            "{:<10} {:<44} {:>6} {:>10} {:>10} {:>10} {:>8}",
-                            "model", "device", "size", "ms", "ms/MP", "peak MB", "ratio"
+                            "{:<10} {:<44} {:>6} {:>8} {:>10} {:>10} {:>10} {:>8}",
+                            "model", "device", "size", "GMAC", "ms", "ms/MP", "peak MB", "ratio"
                         );
                     }
                     println!(
-                        "{:<10} {:<44} {:>6} {:>10.1} {:>10.1} {:>10} {:>8.2}",
+                        "{:<10} {:<44} {:>6} {:>8.2} {:>10.1} {:>10.1} {:>10} {:>8.2}",
                         case.model,
                         case.device,
                         size,
+                        gmacs,
                         ms,
                         per_mp,
                         mem.map_or("-".into(), |m| format!("{m:.0}")),

@@ -9,12 +9,12 @@ use clap::Args;
 use toml::{Table, Value};
 
 use crate::nets::card::{InferenceSection, ModelCard, ModelSection};
-use crate::nets::weights::{load_safetensors, save_safetensors, sha256_file};
+use crate::nets::model::Net;
+use crate::nets::weights::sha256_file;
 use crate::train::checkpoint::load_latest_model;
 use crate::train::config::TrainConfig;
 use crate::train::trainer::score;
 use crate::train::validation::{set_hash, validation_set, VAL_PATCH};
-use burn::module::Module;
 use burn::tensor::Device;
 
 #[derive(Args, Debug)]
@@ -40,15 +40,19 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let cfg = TrainConfig::read(&args.config)?;
     let device = Device::flex();
     let ckpt_dir = cfg.run.out_dir.join("checkpoints");
-    let (net, state, dir) = load_latest_model(&ckpt_dir, cfg.net.init(&device))?
-        .with_context(|| format!("no checkpoint in {}", ckpt_dir.display()))?;
+    let latest = match cfg.net.init(&device) {
+        Net::NafNet(n) => load_latest_model(&ckpt_dir, n)?.map(|(n, s, d)| (Net::NafNet(n), s, d)),
+        Net::DhNet(n) => load_latest_model(&ckpt_dir, n)?.map(|(n, s, d)| (Net::DhNet(n), s, d)),
+    };
+    let (net, state, dir) =
+        latest.with_context(|| format!("no checkpoint in {}", ckpt_dir.display()))?;
     tracing::info!("exporting {} at iteration {}", dir.display(), state.iter);
 
     std::fs::create_dir_all(&args.out)?;
     let weights = args.out.join(format!("{}.safetensors", cfg.name));
-    save_safetensors(&net, &weights, !args.f32)?;
+    net.save_safetensors(&weights, !args.f32)?;
     // Score what ships: the stored (possibly f16) weights, read back.
-    let shipped = load_safetensors(cfg.net.init(&device), &weights)?;
+    let shipped = cfg.net.init(&device).load_safetensors(&weights)?;
     let val = validation_set(&cfg.data.sharp_dir)?;
     let pde = cfg.pde_at(cfg.schedule.iterations);
     let s = score(&shipped, &val, VAL_PATCH, &device, pde);
@@ -85,9 +89,13 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             storage_dtype: if args.f32 { "f32" } else { "f16" }.into(),
             params: shipped.num_params(),
             summary: args.summary.clone().unwrap_or_else(|| {
+                let arch = match cfg.net {
+                    crate::nets::model::NetConfig::DhNet(_) => "DHNet",
+                    crate::nets::model::NetConfig::NafNet(_) => "NAFNet",
+                };
                 format!(
-                    "NAFNet width {}: +{:.2} dB PSNR over the blurry input on the validation set",
-                    cfg.net.width,
+                    "{arch} width {}: +{:.2} dB PSNR over the blurry input on the validation set",
+                    cfg.net.width(),
                     s.psnr - s.input_psnr
                 )
             }),
@@ -95,8 +103,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         },
         config: cfg.net.clone(),
         inference: InferenceSection {
-            pde_k: cfg.net.pde.as_ref().map(|_| pde.k),
-            pde_dt: cfg.net.pde.as_ref().map(|_| pde.dt),
+            pde_k: cfg.net.pde().map(|_| pde.k),
+            pde_dt: cfg.net.pde().map(|_| pde.dt),
             ..InferenceSection::default()
         },
         training: table(vec![
@@ -114,7 +122,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
                     o.lr, o.weight_decay, o.beta1, o.beta2, o.eps, o.min_lr, o.clip_norm
                 )),
             ),
-            ("losses", Value::String("psnr (weight 1.0)".into())),
+            ("losses", Value::String(cfg.loss_summary())),
             ("seed", Value::Integer(cfg.run.seed as i64)),
             (
                 "device",

@@ -10,7 +10,10 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::common::{prepare, IoArgs, ModelArgs};
-use crate::engine::restore_photo;
+use crate::analysis::blurmap::BlurMap;
+use crate::analysis::heatmap::{encode_heatmap_png, encode_raw_tiff};
+use crate::analysis::psf::MIN_REGION;
+use crate::engine::{restore_photo, restore_photo_with_map, TileModel};
 use crate::imaging::{load, save, OutputFormat};
 
 #[derive(Args, Debug)]
@@ -20,18 +23,82 @@ pub struct RunArgs {
     /// Where to write the result; the format follows the extension (.png, .jpg, .tif).
     #[arg(short, long)]
     pub output: PathBuf,
+    /// Also write a blur heat map (PNG, viridis, with a legend stating units and source):
+    /// the routers' blur degree for DHNet models, else the blur extent of per-region kernels
+    /// estimated from the photo and its restoration.
+    #[arg(long, value_name = "PNG")]
+    pub blur_map: Option<PathBuf>,
+    /// Also write the blur map's values (pixels) as a 32-bit float single-channel TIFF.
+    #[arg(long, value_name = "TIFF")]
+    pub blur_map_raw: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
     pub io: IoArgs,
 }
 
+/// Refuses a map path with the wrong extension, or one that would replace the input.
+fn check_map_path(args: &RunArgs, path: &std::path::Path, exts: &[&str]) -> anyhow::Result<()> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .unwrap_or_default();
+    if !exts.contains(&ext.as_str()) {
+        anyhow::bail!(
+            "{}: the blur map is written as .{}",
+            path.display(),
+            exts.join(" or .")
+        );
+    }
+    if path == args.output {
+        anyhow::bail!("{}: the blur map would replace the output", path.display());
+    }
+    crate::imaging::check_output_path(&args.input, path, args.io.overwrite)?;
+    Ok(())
+}
+
+fn write_maps(args: &RunArgs, map: &BlurMap) -> anyhow::Result<()> {
+    let (lo, hi) = map.range();
+    tracing::info!("blur map: {}; {lo:.1} to {hi:.1} px", map.legend());
+    if let Some(path) = &args.blur_map {
+        let bytes =
+            encode_heatmap_png(map).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        crate::util::write_atomically(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.blur_map_raw {
+        let bytes = encode_raw_tiff(map).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        crate::util::write_atomically(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
+}
+
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     // Check the output before the slow part, so a typo costs nothing.
     OutputFormat::from_path(&args.output)?;
     crate::imaging::check_output_path(&args.input, &args.output, args.io.overwrite)?;
+    if let Some(p) = &args.blur_map {
+        check_map_path(&args, p, &["png"])?;
+    }
+    if let Some(p) = &args.blur_map_raw {
+        check_map_path(&args, p, &["tif", "tiff"])?;
+    }
+    let want_map = args.blur_map.is_some() || args.blur_map_raw.is_some();
     let photo = load(&args.input, &args.io.load_options())?;
     let prepared = prepare(&args.model)?;
+    let routers = prepared.runner.net.has_routers();
+    if want_map && !routers && photo.width.min(photo.height) < MIN_REGION {
+        anyhow::bail!(
+            "{}: {}x{} is too small for a blur map from kernel estimates (both sides must be at \
+             least {MIN_REGION} px; model {} has no routers)",
+            args.input.display(),
+            photo.width,
+            photo.height,
+            prepared.model.card.model.name
+        );
+    }
     tracing::info!(
         "{}: {}x{} on {}, tiles {} px with {} px overlap",
         args.input.display(),
@@ -50,17 +117,21 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     );
     let start = Instant::now();
     let cancel = AtomicBool::new(false);
-    let restored = restore_photo(
-        &prepared.runner,
-        &photo,
-        prepared.tiles,
-        &cancel,
-        &mut |e| {
-            bar.set_length(e.total as u64);
-            bar.set_position(e.done as u64);
-        },
-    )
-    .with_context(|| format!("deblurring {}", args.input.display()))?;
+    let runner: &dyn TileModel = &prepared.runner;
+    let mut progress = |e: &crate::engine::TileEvent| {
+        bar.set_length(e.total as u64);
+        bar.set_position(e.done as u64);
+    };
+    let (restored, map) = if want_map {
+        let (photo, map) =
+            restore_photo_with_map(runner, &photo, prepared.tiles, &cancel, &mut progress)
+                .with_context(|| format!("deblurring {}", args.input.display()))?;
+        (photo, Some(map))
+    } else {
+        let photo = restore_photo(runner, &photo, prepared.tiles, &cancel, &mut progress)
+            .with_context(|| format!("deblurring {}", args.input.display()))?;
+        (photo, None)
+    };
     bar.finish_and_clear();
     save(
         &restored,
@@ -68,6 +139,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Some(&args.input),
         &args.io.save_options(),
     )?;
+    if let Some(map) = &map {
+        write_maps(&args, map)?;
+    }
     let secs = start.elapsed().as_secs_f64();
     let mp = (photo.width * photo.height) as f64 / 1e6;
     tracing::info!(

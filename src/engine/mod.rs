@@ -7,8 +7,11 @@ pub mod prepare;
 pub mod runner;
 
 pub use device::{select_device, ComputeDevice, DeviceChoice};
-pub use job::restore_photo;
-pub use runner::{deblur_planes, NetRunner, Planes, TileEvent, TileModel, TileSettings};
+pub use job::{restore_photo, restore_photo_with_map};
+pub use runner::{
+    deblur_planes, deblur_planes_with_map, NetRunner, Planes, Restored, TileEvent, TileModel,
+    TileSettings,
+};
 
 /// Errors of a deblur job.
 #[derive(Debug, thiserror::Error)]
@@ -21,4 +24,6 @@ pub enum EngineError {
     Settings(String),
     #[error("inference failed: {0}")]
     Inference(String),
+    #[error("blur map: {0}")]
+    Analysis(String),
 }

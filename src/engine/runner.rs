@@ -7,11 +7,23 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::EngineError;
 use crate::imaging::tiles::{extract, Blender, Tile, TileGrid};
-use crate::nets::nafnet::{NafNet, PdeRun};
+use crate::nets::model::{ForwardOptions, Net};
+use crate::nets::nafnet::PdeRun;
 
 /// Something that restores one tile: planar `3 × h × w` sRGB in, same shape out.
 pub trait TileModel {
     fn process(&self, tile: &[f32], width: usize, height: usize) -> Result<Vec<f32>, EngineError>;
+
+    /// Restores a tile and, for models with routers, also returns the tile's blur-degree map
+    /// (`h × w`, image pixels, models.md §5.5). Models without routers return `None`.
+    fn process_with_map(
+        &self,
+        tile: &[f32],
+        width: usize,
+        height: usize,
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>), EngineError> {
+        Ok((self.process(tile, width, height)?, None))
+    }
 
     /// The network pads its input to a multiple of this; the engine pads the whole image
     /// instead, so that every tile sees the image border the same way whatever the tile size.
@@ -22,28 +34,61 @@ pub trait TileModel {
 
 /// A network on a device.
 pub struct NetRunner {
-    pub net: NafNet,
+    pub net: Net,
     pub device: Device,
     /// PDE schedule at inference (ignored by models without PDE layers).
     pub pde: PdeRun,
 }
 
-impl TileModel for NetRunner {
-    fn process(&self, tile: &[f32], width: usize, height: usize) -> Result<Vec<f32>, EngineError> {
+fn read_back(t: Tensor<4>) -> Result<Vec<f32>, EngineError> {
+    t.into_data()
+        .try_to_vec::<f32>()
+        .map_err(|e| EngineError::Inference(format!("{e:?}")))
+}
+
+impl NetRunner {
+    fn run(
+        &self,
+        tile: &[f32],
+        width: usize,
+        height: usize,
+        routes: bool,
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>), EngineError> {
         let x = Tensor::<4>::from_data(
             TensorData::new(tile.to_vec(), [1, 3, height, width]),
             &self.device,
         );
-        self.net
-            .forward_pde(x, self.pde)
-            .0
-            .into_data()
-            .try_to_vec::<f32>()
-            .map_err(|e| EngineError::Inference(format!("{e:?}")))
+        let out = self.net.forward(
+            x,
+            ForwardOptions {
+                pde: self.pde,
+                routes,
+            },
+        );
+        let map = match out.router.and_then(|r| r.degree_map(height, width)) {
+            Some(m) => Some(read_back(m)?),
+            None => None,
+        };
+        Ok((read_back(out.image)?, map))
+    }
+}
+
+impl TileModel for NetRunner {
+    fn process(&self, tile: &[f32], width: usize, height: usize) -> Result<Vec<f32>, EngineError> {
+        Ok(self.run(tile, width, height, false)?.0)
+    }
+
+    fn process_with_map(
+        &self,
+        tile: &[f32],
+        width: usize,
+        height: usize,
+    ) -> Result<(Vec<f32>, Option<Vec<f32>>), EngineError> {
+        self.run(tile, width, height, self.net.has_routers())
     }
 
     fn pad_multiple(&self) -> usize {
-        1 << self.net.levels()
+        self.net.pad_multiple()
     }
 }
 
@@ -88,7 +133,17 @@ pub struct TileEvent<'a> {
     pub tile: &'a Tile,
     /// The restored tile (planar, unclamped), for progressive display.
     pub data: &'a [f32],
+    /// The tile's blur-degree map (`h × w`), when one was asked for and the model has routers.
+    pub blur_map: Option<&'a [f32]>,
     pub elapsed_s: f64,
+}
+
+/// A restored image and, when asked for and the model has routers, its blur-degree map.
+pub struct Restored {
+    /// Planar `3 × height × width`, clamped to [0,1].
+    pub rgb: Vec<f32>,
+    /// `height × width`, row-major, in image pixels; blended across tiles like the image.
+    pub blur_map: Option<Vec<f32>>,
 }
 
 /// Restores a planar RGB image tile by tile. Tiles nearest to `focus` (image pixels) run first;
@@ -101,6 +156,31 @@ pub fn deblur_planes(
     cancel: &AtomicBool,
     on_tile: &mut dyn FnMut(&TileEvent),
 ) -> Result<Vec<f32>, EngineError> {
+    deblur_tiles(model, image, settings, focus, cancel, on_tile, false).map(|r| r.rgb)
+}
+
+/// Like [`deblur_planes`], also stitching the router blur-degree map (models.md §5.5) with the
+/// same tile weights as the image. `blur_map` is `None` for models without routers.
+pub fn deblur_planes_with_map(
+    model: &dyn TileModel,
+    image: Planes,
+    settings: TileSettings,
+    focus: Option<(f32, f32)>,
+    cancel: &AtomicBool,
+    on_tile: &mut dyn FnMut(&TileEvent),
+) -> Result<Restored, EngineError> {
+    deblur_tiles(model, image, settings, focus, cancel, on_tile, true)
+}
+
+fn deblur_tiles(
+    model: &dyn TileModel,
+    image: Planes,
+    settings: TileSettings,
+    focus: Option<(f32, f32)>,
+    cancel: &AtomicBool,
+    on_tile: &mut dyn FnMut(&TileEvent),
+    want_map: bool,
+) -> Result<Restored, EngineError> {
     settings.validate()?;
     let Planes { rgb, width, height } = image;
     // Zero-pad right and bottom as the untiled network would (models.md §3.2), and keep tiles
@@ -126,6 +206,9 @@ pub fn deblur_planes(
         None => (0..grid.tiles.len()).collect(),
     };
     let mut blender = Blender::new(&grid, 3);
+    // The map goes through the image's weights (models.md §11.2: analysis maps blend alike).
+    // It is dropped if any tile comes back without one.
+    let mut map_blender = want_map.then(|| Blender::new(&grid, 1));
     let start = Instant::now();
     for (done, &i) in order.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
@@ -133,7 +216,11 @@ pub fn deblur_planes(
         }
         let tile = &grid.tiles[i];
         let input = extract(rgb, 3, width, height, tile);
-        let output = model.process(&input, tile.w, tile.h)?;
+        let (output, map) = if want_map {
+            model.process_with_map(&input, tile.w, tile.h)?
+        } else {
+            (model.process(&input, tile.w, tile.h)?, None)
+        };
         if output.len() != input.len() {
             return Err(EngineError::Inference(format!(
                 "the model returned {} values for a {}x{} tile",
@@ -143,24 +230,39 @@ pub fn deblur_planes(
             )));
         }
         blender.add(tile, &output);
+        match (&map, map_blender.as_mut()) {
+            (Some(m), Some(b)) if m.len() == tile.w * tile.h => b.add(tile, m),
+            _ => map_blender = None,
+        }
         on_tile(&TileEvent {
             done: done + 1,
             total: order.len(),
             tile,
             data: &output,
+            blur_map: map.as_deref(),
             elapsed_s: start.elapsed().as_secs_f64(),
         });
     }
-    let out = blender.finish();
     let (w0, h0) = full;
-    let mut cropped = Vec::with_capacity(3 * w0 * h0);
-    for c in 0..3 {
-        for y in 0..h0 {
-            let row = (c * height + y) * width;
-            cropped.extend(out[row..row + w0].iter().map(|v| v.clamp(0.0, 1.0)));
+    let crop = |planes: Vec<f32>, channels: usize, clamp: bool| {
+        let mut out = Vec::with_capacity(channels * w0 * h0);
+        for c in 0..channels {
+            for y in 0..h0 {
+                let row = (c * height + y) * width;
+                let src = &planes[row..row + w0];
+                if clamp {
+                    out.extend(src.iter().map(|v| v.clamp(0.0, 1.0)));
+                } else {
+                    out.extend_from_slice(src);
+                }
+            }
         }
-    }
-    Ok(cropped)
+        out
+    };
+    Ok(Restored {
+        rgb: crop(blender.finish(), 3, true),
+        blur_map: map_blender.map(|b| crop(b.finish(), 1, false)),
+    })
 }
 
 /// Zero-pads planar `channels × h × w` data on the right and bottom to `pw × ph`.

@@ -5,13 +5,15 @@
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
-use super::nafnet::NafNetConfig;
+use super::model::NetConfig;
 use super::NetError;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ModelCard {
     pub model: ModelSection,
-    pub config: NafNetConfig,
+    /// Read as a DHNet when it has DHNet keys (`volterra_rank`, …), else as a NAFNet; the
+    /// registry checks that it agrees with `model.architecture`.
+    pub config: NetConfig,
     pub inference: InferenceSection,
     #[serde(default, skip_serializing_if = "toml::Table::is_empty")]
     pub training: toml::Table,
@@ -25,7 +27,7 @@ pub struct ModelCard {
 pub struct ModelSection {
     pub name: String,
     pub version: u32,
-    /// `nafnet` or `nafnet+pde` (later also `dhnet`, …).
+    /// `nafnet`, `nafnet+pde` or `dhnet`.
     pub architecture: String,
     /// Weights file, relative to the card.
     pub weights: String,

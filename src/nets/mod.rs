@@ -2,6 +2,8 @@
 
 pub mod blocks;
 pub mod card;
+pub mod dhnet;
+pub mod model;
 pub mod nafnet;
 pub mod pde;
 pub mod registry;

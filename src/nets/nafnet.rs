@@ -77,6 +77,31 @@ impl NafNetConfig {
         Ok(())
     }
 
+    /// Conv multiply-accumulates for one `3 × h × w` input (models.md §1.4), `h` and `w`
+    /// multiples of [`pad_multiple`](Self::pad_multiple). PDE layers are not counted (their
+    /// stencil steps are not convolutions; §2.1 lists them separately).
+    pub fn macs(&self, h: usize, w: usize) -> u64 {
+        // NAFBlock: conv1 c→2c, dw 3×3 on 2c, conv3 c→c, conv4 c→2c, conv5 c→c per pixel;
+        // SCA's 1×1 conv on the pooled 1×1 map.
+        let block = |c: u64, p: u64| p * (6 * c * c + 18 * c) + c * c;
+        let mut p = (h * w) as u64;
+        let mut c = self.width as u64;
+        let mut total = 2 * 27 * c * p; // intro 3→c and ending c→3, both 3×3
+        for &n in &self.enc_blocks {
+            total += n as u64 * block(c, p) + (p / 4) * 2 * c * c * 4;
+            c *= 2;
+            p /= 4;
+        }
+        total += self.middle_blocks as u64 * block(c, p);
+        for &n in &self.dec_blocks {
+            total += p * 2 * c * c;
+            c /= 2;
+            p *= 4;
+            total += n as u64 * block(c, p);
+        }
+        total
+    }
+
     pub fn init(&self, device: &Device) -> NafNet {
         let mut chan = self.width;
         let mut encoders = Vec::new();
@@ -257,6 +282,15 @@ mod tests {
             NafNetConfig::gopro(32).init(&device).num_params(),
             17_111_907
         );
+    }
+
+    #[test]
+    fn macs_reproduce_the_published_figures() {
+        // models.md §1.4: the convention reproduces NAFNet's 15.96 G and 63.05 G.
+        let g = |c: NafNetConfig| c.macs(256, 256) as f64 / 1e9;
+        assert!((g(NafNetConfig::small()) - 1.41).abs() < 0.005);
+        assert!((g(NafNetConfig::gopro(32)) - 15.96).abs() < 0.005);
+        assert!((g(NafNetConfig::gopro(64)) - 63.05).abs() < 0.005);
     }
 
     #[test]

@@ -6,25 +6,36 @@ use burn::module::Module;
 use burn::tensor::Device;
 
 use super::card::{InferenceSection, ModelCard};
-use super::nafnet::{NafNet, NafNetConfig};
-use super::weights::{import_official, load_safetensors};
+use super::dhnet::DhNetConfig;
+use super::model::{Net, NetConfig};
+use super::nafnet::NafNetConfig;
+use super::weights::import_official;
 use super::NetError;
 
 /// The model used when none is named.
 pub const DEFAULT_MODEL: &str = "nafnet-s";
 
 /// Architectures the registry knows by name, whether or not weights are installed.
-pub fn builtin_config(name: &str) -> Option<NafNetConfig> {
-    match name {
-        "nafnet-s" => Some(NafNetConfig::small()),
-        "nafnet-s-pde" => Some(NafNetConfig::small_pde()),
-        "nafnet-32" => Some(NafNetConfig::gopro(32)),
-        "nafnet-64" => Some(NafNetConfig::gopro(64)),
-        _ => None,
-    }
+pub fn builtin_config(name: &str) -> Option<NetConfig> {
+    Some(match name {
+        "nafnet-s" => NafNetConfig::small().into(),
+        "nafnet-s-pde" => NafNetConfig::small_pde().into(),
+        "nafnet-32" => NafNetConfig::gopro(32).into(),
+        "nafnet-64" => NafNetConfig::gopro(64).into(),
+        "dhnet-s" => DhNetConfig::small().into(),
+        "dhnet-32" => DhNetConfig::wide32().into(),
+        _ => return None,
+    })
 }
 
-pub const BUILTIN_NAMES: [&str; 4] = ["nafnet-s", "nafnet-s-pde", "nafnet-32", "nafnet-64"];
+pub const BUILTIN_NAMES: [&str; 6] = [
+    "nafnet-s",
+    "nafnet-s-pde",
+    "nafnet-32",
+    "nafnet-64",
+    "dhnet-s",
+    "dhnet-32",
+];
 
 /// Where model cards and weights live: `$DEBLUR_MODELS_DIR`, then `models/` beside the
 /// executable, then `../share/deblur/models` (installed packages), then the source tree.
@@ -47,7 +58,7 @@ pub fn models_dir() -> PathBuf {
 /// A network ready to run, with the card that describes it.
 pub struct LoadedModel {
     pub card: ModelCard,
-    pub net: NafNet,
+    pub net: Net,
     /// Where the weights came from (for logs and reports).
     pub source: PathBuf,
 }
@@ -91,11 +102,17 @@ pub fn list_models(dir: &Path) -> Vec<ModelEntry> {
         if let Some(config) = builtin_config(name) {
             entries.push(ModelEntry {
                 name: name.to_string(),
-                architecture: architecture_of(&config).into(),
+                architecture: config.architecture().into(),
                 params: config.init(&Device::flex()).num_params(),
-                summary:
-                    "architecture only: no weights installed (import an official .pth or train one)"
-                        .into(),
+                summary: match config {
+                    NetConfig::DhNet(_) => {
+                        "architecture only: no weights installed (train one: train/dhnet-s.toml)"
+                    }
+                    NetConfig::NafNet(_) => {
+                        "architecture only: no weights installed (import an official .pth or train one)"
+                    }
+                }
+                .into(),
                 card_path: None,
             });
         }
@@ -121,7 +138,7 @@ pub fn load_model(spec: &str, device: &Device) -> Result<LoadedModel, NetError> 
             let card = imported_card(path, &info.config, net.num_params());
             Ok(LoadedModel {
                 card,
-                net,
+                net: net.into(),
                 source: path.to_path_buf(),
             })
         }
@@ -158,23 +175,26 @@ pub fn load_model(spec: &str, device: &Device) -> Result<LoadedModel, NetError> 
 }
 
 /// The architecture name a card must carry for a configuration.
-pub fn architecture_of(config: &NafNetConfig) -> &'static str {
-    if config.pde.is_some() {
-        "nafnet+pde"
-    } else {
-        "nafnet"
-    }
+pub fn architecture_of(config: &NetConfig) -> &'static str {
+    config.architecture()
 }
+
+/// Architectures this build can run.
+pub const ARCHITECTURES: [&str; 3] = ["nafnet", "nafnet+pde", "dhnet"];
 
 fn load_card(card_path: &Path, device: &Device) -> Result<LoadedModel, NetError> {
     let card = ModelCard::read(card_path)?;
-    if card.model.architecture != architecture_of(&card.config) {
+    let declared = card.model.architecture.as_str();
+    let described = card.config.architecture();
+    if declared != described {
+        let reason = if ARCHITECTURES.contains(&declared) {
+            format!("architecture `{declared}` but [config] describes a `{described}` network")
+        } else {
+            format!("architecture `{declared}` is not supported by this build")
+        };
         return Err(NetError::Card {
             path: card_path.to_path_buf(),
-            reason: format!(
-                "architecture `{}` is not supported by this build",
-                card.model.architecture
-            ),
+            reason,
         });
     }
     card.config.validate().map_err(|reason| NetError::Card {
@@ -182,7 +202,7 @@ fn load_card(card_path: &Path, device: &Device) -> Result<LoadedModel, NetError>
         reason,
     })?;
     let weights = card.weights_path(card_path);
-    let net = load_safetensors(card.config.init(device), &weights)?;
+    let net = card.config.init(device).load_safetensors(&weights)?;
     Ok(LoadedModel {
         card,
         net,
@@ -207,10 +227,67 @@ fn imported_card(path: &Path, config: &NafNetConfig, params: usize) -> ModelCard
             summary: "official NAFNet checkpoint (imported)".into(),
             licence: String::new(),
         },
-        config: config.clone(),
+        config: config.clone().into(),
         inference: InferenceSection::default(),
         training: Default::default(),
         data: Default::default(),
         evaluation: Default::default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nets::card::ModelSection;
+
+    fn card_for(config: NetConfig, architecture: &str) -> ModelCard {
+        ModelCard {
+            model: ModelSection {
+                name: "tiny".into(),
+                version: 1,
+                architecture: architecture.into(),
+                weights: "tiny.safetensors".into(),
+                weights_sha256: String::new(),
+                storage_dtype: "f32".into(),
+                params: 0,
+                summary: String::new(),
+                licence: String::new(),
+            },
+            config,
+            inference: InferenceSection::default(),
+            training: Default::default(),
+            data: Default::default(),
+            evaluation: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_dhnet_card_loads_and_a_mismatched_one_is_refused() {
+        let device = Device::flex();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config: NetConfig = DhNetConfig {
+            width: 4,
+            enc_blocks: vec![1],
+            middle_blocks: 1,
+            dec_blocks: vec![1],
+            ..DhNetConfig::small()
+        }
+        .into();
+        let net = config.init(&device);
+        net.save_safetensors(&dir.path().join("tiny.safetensors"), false)
+            .expect("save");
+        let card_path = dir.path().join("tiny.toml");
+        card_for(config.clone(), "dhnet")
+            .write(&card_path)
+            .expect("card");
+        let loaded = load_model(card_path.to_str().expect("utf-8"), &device).expect("loads");
+        assert!(loaded.net.has_routers());
+        assert_eq!(loaded.net.num_params(), net.num_params());
+
+        card_for(config, "nafnet").write(&card_path).expect("card");
+        let err = load_model(card_path.to_str().expect("utf-8"), &device)
+            .err()
+            .expect("refused");
+        assert!(err.to_string().contains("describes a `dhnet`"), "{err}");
     }
 }

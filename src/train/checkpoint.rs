@@ -8,8 +8,6 @@ use burn::optim::ModuleOptimizer;
 use burn::store::ModuleRecord;
 use serde::{Deserialize, Serialize};
 
-use crate::nets::nafnet::NafNet;
-
 /// What a resumed run needs besides the weights and the optimiser.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CheckpointState {
@@ -26,9 +24,9 @@ fn dir_for(root: &Path, iter: u64) -> PathBuf {
 }
 
 /// Writes a checkpoint into `root/iter-N` (via a temporary folder renamed into place).
-pub fn save(
+pub fn save<M: Module>(
     root: &Path,
-    model: &NafNet,
+    model: &M,
     optim: &ModuleOptimizer,
     state: &CheckpointState,
 ) -> anyhow::Result<PathBuf> {
@@ -84,10 +82,10 @@ fn prune(root: &Path, keep: usize) -> std::io::Result<()> {
 }
 
 /// Loads the model of the newest checkpoint (for export and evaluation).
-pub fn load_latest_model(
+pub fn load_latest_model<M: Module>(
     root: &Path,
-    model: NafNet,
-) -> anyhow::Result<Option<(NafNet, CheckpointState, PathBuf)>> {
+    model: M,
+) -> anyhow::Result<Option<(M, CheckpointState, PathBuf)>> {
     let Some((_, dir)) = list(root).pop() else {
         return Ok(None);
     };
@@ -101,11 +99,11 @@ pub fn load_latest_model(
 }
 
 /// Loads the newest checkpoint into `model` and `optim`.
-pub fn load_latest(
+pub fn load_latest<M: Module>(
     root: &Path,
-    model: NafNet,
+    model: M,
     optim: ModuleOptimizer,
-) -> anyhow::Result<Option<(NafNet, ModuleOptimizer, CheckpointState)>> {
+) -> anyhow::Result<Option<(M, ModuleOptimizer, CheckpointState)>> {
     let Some((model, state, dir)) = load_latest_model(root, model)? else {
         return Ok(None);
     };

@@ -4,14 +4,33 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::nets::nafnet::NafNetConfig;
+use super::loss::{LossKind, LossTerm};
+use crate::nets::model::NetConfig;
+
+/// The network family a recipe trains; `[net]` must describe one of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Architecture {
+    /// NAFNet, with or without PDE layers (`[net.pde]`). The default, so older recipes parse.
+    #[default]
+    Nafnet,
+    /// DHNet (models.md §5).
+    Dhnet,
+}
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TrainConfig {
     /// Registry name of the model being trained (also the name of the shipped files).
     pub name: String,
+    /// Which network family `[net]` describes.
+    #[serde(default)]
+    pub architecture: Architecture,
     /// Architecture hyper-parameters.
-    pub net: NafNetConfig,
+    pub net: NetConfig,
+    /// Weighted loss terms; empty means the architecture's default (models.md §10.1): PSNRLoss
+    /// for NAFNet, Charbonnier + 0.05·Edge + 0.01·Frequency for DHNet.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub losses: Vec<LossTerm>,
     pub data: DataConfig,
     pub schedule: Schedule,
     pub optim: OptimConfig,
@@ -119,9 +138,39 @@ pub struct RunConfig {
 }
 
 impl TrainConfig {
+    /// The loss terms of the run: the recipe's, else the architecture's default (§10.1).
+    pub fn loss_terms(&self) -> Vec<LossTerm> {
+        if !self.losses.is_empty() {
+            return self.losses.clone();
+        }
+        match self.architecture {
+            Architecture::Nafnet => vec![LossTerm::new(LossKind::Psnr, 1.0)],
+            Architecture::Dhnet => vec![
+                LossTerm::new(LossKind::Charbonnier, 1.0),
+                LossTerm::new(LossKind::Edge, 0.05),
+                LossTerm::new(LossKind::Frequency, 0.01),
+            ],
+        }
+    }
+
+    /// The loss terms as one line for model cards, e.g. `charbonnier (weight 1.0) + …`.
+    pub fn loss_summary(&self) -> String {
+        self.loss_terms()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} (weight {:?})",
+                    format!("{:?}", t.kind).to_lowercase(),
+                    t.weight
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+
     /// The PDE steps in force at iteration `iter` (the last stage's before the first entry).
     pub fn pde_at(&self, iter: u64) -> crate::nets::nafnet::PdeRun {
-        let cfl = self.net.pde.as_ref().map_or(0.9, |p| p.cfl_limit);
+        let cfl = self.net.pde().map_or(0.9, |p| p.cfl_limit);
         let stage = self
             .pde_schedule
             .iter()
@@ -150,7 +199,26 @@ impl TrainConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
+        match (self.architecture, &self.net) {
+            (Architecture::Nafnet, NetConfig::NafNet(_))
+            | (Architecture::Dhnet, NetConfig::DhNet(_)) => {}
+            (Architecture::Nafnet, NetConfig::DhNet(_)) => {
+                return Err("[net] describes a DHNet: set architecture = \"dhnet\"".into())
+            }
+            (Architecture::Dhnet, NetConfig::NafNet(_)) => {
+                return Err("architecture = \"dhnet\" but [net] lacks the DHNet keys \
+                     (volterra_rank, routers, expert_kernels)"
+                    .into())
+            }
+        }
         self.net.validate()?;
+        if self
+            .losses
+            .iter()
+            .any(|t| !(t.weight.is_finite() && t.weight >= 0.0))
+        {
+            return Err("loss weights must be finite and not negative".into());
+        }
         if self.schedule.stages.is_empty() {
             return Err("schedule.stages is empty".into());
         }
@@ -162,7 +230,7 @@ impl TrainConfig {
                 ));
             }
         }
-        if self.net.pde.is_some() && self.pde_schedule.is_empty() {
+        if self.net.pde().is_some() && self.pde_schedule.is_empty() {
             return Err("a PDE model needs a pde_schedule".into());
         }
         for (i, st) in self.pde_schedule.iter().enumerate() {

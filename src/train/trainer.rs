@@ -1,5 +1,7 @@
-//! The training loop: synthetic batches, PSNRLoss, AdamW with a cosine schedule, periodic
-//! validation and checkpoints, resume (models.md §10).
+//! The training loop: synthetic batches, the recipe's losses, AdamW with a cosine schedule,
+//! periodic validation and checkpoints, resume (models.md §10). One generic loop serves every
+//! architecture; checkpoints hold the concrete network's record, so runs started before DHNet
+//! existed resume unchanged.
 
 use std::io::Write;
 use std::path::Path;
@@ -17,11 +19,12 @@ use rayon::prelude::*;
 use super::checkpoint::{self, CheckpointState};
 use super::config::TrainConfig;
 use super::data::{list_photos, load_photos, split};
-use super::loss::psnr_loss;
+use super::loss::{total_loss, LossTerm};
 use super::metrics::{psnr, ssim};
 use super::synth::{check_inputs, make_sample, Photo, Sample, SynthConfig};
 use super::validation::val_sample;
-use crate::nets::nafnet::{NafNet, PdeRun};
+use crate::nets::model::{Net, Restore};
+use crate::nets::nafnet::PdeRun;
 
 /// Stacks samples into `[N,3,P,P]` (blurred, sharp) tensors.
 fn to_tensors(samples: &[Sample], patch: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
@@ -49,7 +52,7 @@ pub struct Scores {
 
 /// Scores `model` (on a plain, non-autodiff device) on validation pairs.
 pub fn score(
-    model: &NafNet,
+    model: &dyn Restore,
     pairs: &[Sample],
     patch: usize,
     device: &Device,
@@ -59,7 +62,7 @@ pub fn score(
     for chunk in pairs.chunks(4) {
         let (blur, _) = to_tensors(chunk, patch, device);
         let out: Vec<f32> = model
-            .forward_pde(blur, pde)
+            .restore(blur, pde)
             .0
             .into_data()
             .try_to_vec()
@@ -116,7 +119,6 @@ pub struct TrainOptions {
 /// Trains until the planned iterations (or `stop_at`), checkpointing on the way and on Ctrl-C.
 pub fn train(cfg: &TrainConfig, base_device: Device, opts: &TrainOptions) -> anyhow::Result<()> {
     let out = &cfg.run.out_dir;
-    let ckpt_dir = out.join("checkpoints");
     std::fs::create_dir_all(out)?;
     std::fs::write(out.join("config.toml"), toml::to_string_pretty(cfg)?)?;
 
@@ -141,7 +143,50 @@ pub fn train(cfg: &TrainConfig, base_device: Device, opts: &TrainOptions) -> any
         .collect();
 
     let device = base_device.clone().autodiff();
-    let mut model = cfg.net.init(&device);
+    let data = TrainData {
+        photos,
+        val,
+        device,
+        base_device,
+    };
+    let terms = cfg.loss_terms();
+    tracing::info!(
+        "{} ({}), loss {}",
+        cfg.name,
+        cfg.net.architecture(),
+        cfg.loss_summary()
+    );
+    match cfg.net.init(&data.device) {
+        Net::NafNet(model) => train_loop(cfg, model, &terms, &data, opts),
+        Net::DhNet(model) => train_loop(cfg, model, &terms, &data, opts),
+    }
+}
+
+/// Training and validation samples, and the devices to run on.
+struct TrainData {
+    photos: Vec<Photo>,
+    val: Vec<Sample>,
+    /// Autodiff device for training.
+    device: Device,
+    /// The plain device, for validation.
+    base_device: Device,
+}
+
+fn train_loop<M: Module + Restore>(
+    cfg: &TrainConfig,
+    mut model: M,
+    terms: &[LossTerm],
+    data: &TrainData,
+    opts: &TrainOptions,
+) -> anyhow::Result<()> {
+    let out = &cfg.run.out_dir;
+    let ckpt_dir = out.join("checkpoints");
+    let TrainData {
+        photos,
+        val,
+        device,
+        base_device,
+    } = data;
     if let Some(init) = &cfg.init_from {
         model = crate::nets::weights::load_safetensors_warm(model, init, "pde_layers.")?;
         tracing::info!("initialised from {}", init.display());
@@ -203,12 +248,12 @@ pub fn train(cfg: &TrainConfig, base_device: Device, opts: &TrainOptions) -> any
         let first = cfg.schedule.samples_before(state.iter);
         let samples: Vec<Sample> = (0..stage.batch as u64)
             .into_par_iter()
-            .map(|j| make_sample(&photos, &synth, cfg.run.seed, first + j))
+            .map(|j| make_sample(photos, &synth, cfg.run.seed, first + j))
             .collect();
-        let (blur, sharp) = to_tensors(&samples, stage.crop, &device);
+        let (blur, sharp) = to_tensors(&samples, stage.crop, device);
         let pde = cfg.pde_at(state.iter);
-        let (pred, pde_stats) = model.forward_pde(blur, pde);
-        let loss = psnr_loss(pred, sharp);
+        let (pred, pde_stats) = model.restore(blur, pde);
+        let loss = total_loss(terms, pred, sharp);
         let loss_value: f32 = loss.clone().into_scalar::<f32>();
         if !loss_value.is_finite() {
             anyhow::bail!(
@@ -253,9 +298,9 @@ pub fn train(cfg: &TrainConfig, base_device: Device, opts: &TrainOptions) -> any
         if state.iter % cfg.run.val_every == 0 || at_end {
             let s = score(
                 &model.valid(),
-                &val,
+                val,
                 super::validation::VAL_PATCH,
-                &base_device,
+                base_device,
                 pde,
             );
             let line = format!(
