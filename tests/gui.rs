@@ -23,7 +23,10 @@ const SIZE: [f32; 2] = [1100.0, 700.0];
 /// A small photo-like test image with edges in every direction, blurred horizontally.
 fn write_fixture(path: &Path, w: u32, h: u32) {
     let sharp = |x: i64, y: i64| -> [f32; 3] {
-        let (x, y) = (x.clamp(0, w as i64 - 1) as f32, y.clamp(0, h as i64 - 1) as f32);
+        let (x, y) = (
+            x.clamp(0, w as i64 - 1) as f32,
+            y.clamp(0, h as i64 - 1) as f32,
+        );
         let ring = (((x - 40.0).powi(2) + (y - 30.0).powi(2)).sqrt() / 6.0) as i64 % 2;
         let check = ((x / 12.0) as i64 + (y / 12.0) as i64) % 2;
         let v = 0.2 + 0.5 * ring as f32 + 0.25 * check as f32;
@@ -66,7 +69,11 @@ fn wait_until(
         assert!(
             start.elapsed() < Duration::from_secs(timeout_s),
             "timed out waiting for {what}; notices: {:?}",
-            h.state().notices.iter().map(|n| &n.text).collect::<Vec<_>>()
+            h.state()
+                .notices
+                .iter()
+                .map(|n| &n.text)
+                .collect::<Vec<_>>()
         );
         h.step();
         std::thread::sleep(Duration::from_millis(20));
@@ -82,9 +89,7 @@ fn snapshot(h: &mut Harness<'static, DeblurApp>, name: &str) {
         Pos2::new(0.0, SIZE[1] - 56.0),
         Pos2::new(SIZE[0], SIZE[1]),
     ));
-    let options = SnapshotOptions::new()
-        .threshold(2.0)
-        .failed_pixel_count_threshold(400);
+    let options = SnapshotOptions::new().threshold(2.0).max_failed_pixels(400);
     h.snapshot_options(name, &options);
 }
 
@@ -104,7 +109,10 @@ fn open_deblur_compare_and_inspect_kernels() {
         a.doc.as_ref().is_some_and(|d| d.before.is_some())
     });
     let doc = h.state().doc.as_ref().expect("a document");
-    assert_eq!(doc.photo.as_ref().map(|p| (p.width, p.height)), Some((96, 64)));
+    assert_eq!(
+        doc.photo.as_ref().map(|p| (p.width, p.height)),
+        Some((96, 64))
+    );
     assert!(h.state().settings.recent.first() == Some(&photo_path));
     snapshot(&mut h, "gui_loaded");
 
@@ -118,7 +126,12 @@ fn open_deblur_compare_and_inspect_kernels() {
     wait_until(&mut h, "the deblur", 300, |a| {
         a.doc.as_ref().is_some_and(|d| d.restored.is_some())
     });
-    let restored = h.state().doc.as_ref().and_then(|d| d.restored.as_ref()).expect("restored");
+    let restored = h
+        .state()
+        .doc
+        .as_ref()
+        .and_then(|d| d.restored.as_ref())
+        .expect("restored");
     assert_eq!(restored.model, "nafnet-s");
     // The GUI's result is the engine's result for the same photo and model.
     let cpu = ComputeDevice::cpu();
@@ -156,10 +169,12 @@ fn open_deblur_compare_and_inspect_kernels() {
     h.drop_at(to);
     h.step();
     let moved = h.state().settings.split;
-    assert!((moved - 0.25).abs() < 0.02, "divider at {moved}, wanted 0.25");
-    assert_eq!(
+    assert!(
+        (moved - 0.25).abs() < 0.02,
+        "divider at {moved}, wanted 0.25"
+    );
+    assert!(
         h.state().viewport.fitted,
-        true,
         "dragging the divider does not pan the photo"
     );
 
@@ -178,6 +193,20 @@ fn open_deblur_compare_and_inspect_kernels() {
         .unwrap_or(0);
     assert!(n >= 1, "at least one region kernel");
     snapshot(&mut h, "gui_kernels");
+
+    // Blur map: nafnet-s has no router, so the map comes from the same region kernels.
+    h.get_by_label("Blur map").click();
+    wait_until(&mut h, "the blur map", 60, |a| {
+        a.doc.as_ref().is_some_and(|d| d.blur_map.is_some())
+    });
+    let doc = h.state().doc.as_ref().expect("document");
+    let map = doc.blur_map.as_ref().expect("blur map");
+    assert!(!map.from_routers, "nafnet-s has no router");
+    assert!(map.source.contains("PSF"), "legend source: {}", map.source);
+    let photo = doc.photo.as_ref().expect("photo");
+    assert_eq!((map.map.width, map.map.height), (photo.width, photo.height));
+    assert!(map.min <= map.max && map.map.values.iter().all(|v| v.is_finite()));
+    snapshot(&mut h, "gui_blur_map");
 
     // Space flips to the before/after toggle.
     let after = h.state().show_after;
@@ -223,7 +252,10 @@ fn batch_panel_reports_the_broken_file_and_finishes_the_rest() {
     assert!(output.join("good.png").is_file());
     assert!(!output.join("broken.png").exists() && !output.join("broken.jpg").exists());
     let summary = b.summary.clone().unwrap_or_default();
-    assert!(summary.starts_with("1 done, 0 skipped, 1 failed"), "{summary}");
+    assert!(
+        summary.starts_with("1 done, 0 skipped, 1 failed"),
+        "{summary}"
+    );
     snapshot(&mut h, "gui_batch");
 }
 
@@ -239,7 +271,9 @@ fn a_file_that_cannot_be_opened_is_named_in_the_window() {
     let Some(mut h) = harness("gui open error", launch) else {
         return;
     };
-    wait_until(&mut h, "the error", 30, |a| a.notices.iter().any(|n| n.error));
+    wait_until(&mut h, "the error", 30, |a| {
+        a.notices.iter().any(|n| n.error)
+    });
     let n = &h.state().notices[0];
     assert!(n.text.contains("holiday.jpg"), "{}", n.text);
     assert!(h.state().doc.is_none(), "no document is left half-open");

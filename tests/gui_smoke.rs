@@ -18,7 +18,10 @@ fn the_window_opens_and_shows_the_photo() {
     }
     let dir = tempfile::tempdir().expect("tempdir");
     let shot = dir.path().join("window.png");
-    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/assets/samples/clock_motion.png");
+    let sample = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/assets/samples/clock_motion.png"
+    );
     let out = Command::new(env!("CARGO_BIN_EXE_deblur"))
         .args(["open", sample, "--device", "cpu", "--screenshot"])
         .arg(&shot)
@@ -35,7 +38,11 @@ fn the_window_opens_and_shows_the_photo() {
     let img = image::open(&shot)
         .unwrap_or_else(|e| panic!("no screenshot at {}: {e}", shot.display()))
         .to_rgb8();
-    assert!(img.width() >= 640 && img.height() >= 400, "{:?}", img.dimensions());
+    assert!(
+        img.width() >= 640 && img.height() >= 400,
+        "{:?}",
+        img.dimensions()
+    );
     // Not blank: many distinct grey levels (the photo) and real contrast.
     let mut levels = [false; 256];
     let (mut lo, mut hi) = (255u8, 0u8);

@@ -8,11 +8,13 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::blurmap_view::{map_images, MapImages};
 use super::textures::{chunk_images, region_image, ChunkImage};
+use crate::analysis::blurmap::{from_kernels, from_routers};
 use crate::analysis::psf::{estimate_kernels, PsfOptions, RegionKernel};
 use crate::engine::batch::{plan_batch, run_batch, BatchEvent, BatchSpec, Report};
 use crate::engine::prepare::{prepare_on, Prepared};
-use crate::engine::{deblur_planes, ComputeDevice, EngineError, Planes};
+use crate::engine::{deblur_planes_with_map, ComputeDevice, EngineError, Planes};
 use crate::imaging::{load, save, LoadOptions, Photo, SaveOptions};
 
 /// What workers tell the GUI.
@@ -50,6 +52,8 @@ pub enum Msg {
         chunks: Vec<ChunkImage>,
         model: String,
         seconds: f64,
+        /// The routers' blur-degree map, for models that have routers.
+        blur_map: Option<MapImages>,
     },
     DeblurEnded {
         doc: u64,
@@ -57,9 +61,10 @@ pub enum Msg {
         /// `None` when cancelled.
         error: Option<String>,
     },
+    /// Per-region kernels and the blur map derived from them.
     Kernels {
         doc: u64,
-        result: Result<Vec<RegionKernel>, String>,
+        result: Result<(Vec<RegionKernel>, Option<MapImages>), String>,
     },
     Saved {
         path: PathBuf,
@@ -146,9 +151,13 @@ impl Jobs {
             tx: tx.clone(),
             ctx: ctx.clone(),
         };
+        let pool = inference_pool(&device);
         std::thread::Builder::new()
             .name("deblur-inference".into())
-            .spawn(move || inference_loop(order_rx, worker_tx, device))
+            .spawn(move || match pool {
+                Some(pool) => pool.install(|| inference_loop(order_rx, worker_tx, device)),
+                None => inference_loop(order_rx, worker_tx, device),
+            })
             .ok();
         Self {
             tx,
@@ -244,14 +253,17 @@ impl Jobs {
     pub fn kernels(&self, doc: u64, blurry: Arc<Photo>, restored: Arc<Photo>) {
         let n = self.notifier();
         spawn("deblur-kernels", move || {
-            let result = estimate_kernels(
-                &blurry.rgb,
-                &restored.rgb,
-                blurry.width,
-                blurry.height,
-                &PsfOptions::default(),
-            )
-            .map_err(|e| format!("{e:?}"));
+            let opts = PsfOptions::default();
+            let (w, h) = (blurry.width, blurry.height);
+            let result = estimate_kernels(&blurry.rgb, &restored.rgb, w, h, &opts)
+                .map(|kernels| {
+                    // The map is a by-product; without it the kernels are still worth showing.
+                    let map = from_kernels(&kernels, w, h, opts.window)
+                        .ok()
+                        .map(map_images);
+                    (kernels, map)
+                })
+                .map_err(|e| format!("{e:?}"));
             n.send(Msg::Kernels { doc, result });
         });
     }
@@ -303,6 +315,25 @@ impl Notifier {
         let _ = self.tx.send(msg);
         self.ctx.request_repaint();
     }
+}
+
+/// On the CPU backend, networks run on all cores but one, so the window (and a software
+/// renderer such as llvmpipe) always has a core: with every core busy, frames took 300 ms on
+/// two cores (`deblur open --run --device cpu`, see the README). `None`: the global pool.
+pub fn cpu_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(1).max(1)
+}
+
+fn inference_pool(device: &ComputeDevice) -> Option<rayon::ThreadPool> {
+    if device.is_gpu {
+        return None;
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(cpu_threads())
+        .thread_name(|i| format!("deblur-cpu-{i}"))
+        .build()
+        .ok()
 }
 
 fn inference_loop(orders: Receiver<Order>, n: Notifier, device: ComputeDevice) {
@@ -370,7 +401,7 @@ fn deblur(
         job,
         placeholder: chunk_images(&photo.rgb, w, h, Some(0.55)),
     });
-    let result = deblur_planes(
+    let result = deblur_planes_with_map(
         &prepared.runner,
         Planes {
             rgb: &photo.rgb,
@@ -401,9 +432,10 @@ fn deblur(
         },
     );
     match result {
-        Ok(rgb) => {
+        Ok(out) => {
+            let blur_map = out.blur_map.map(|v| map_images(from_routers(v, w, h)));
             let restored = Photo {
-                rgb,
+                rgb: out.rgb,
                 ..photo.clone()
             };
             let chunks = chunk_images(&restored.rgb, w, h, None);
@@ -414,6 +446,7 @@ fn deblur(
                 chunks,
                 model,
                 seconds: start.elapsed().as_secs_f64(),
+                blur_map,
             });
         }
         Err(EngineError::Cancelled) => n.send(Msg::DeblurEnded {

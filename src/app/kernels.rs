@@ -42,10 +42,7 @@ pub fn kernel_view(ctx: &egui::Context, kernels: Vec<RegionKernel>) -> KernelVie
 
 /// Screen rectangle of a kernel's thumbnail: centred on its region, half the region's side.
 fn thumb_rect(k: &RegionKernel, t: &Transform) -> Rect {
-    let center = Pos2::new(
-        (k.x + k.size / 2) as f32,
-        (k.y + k.size / 2) as f32,
-    );
+    let center = Pos2::new((k.x + k.size / 2) as f32, (k.y + k.size / 2) as f32);
     let side = (k.size as f32 * t.zoom * 0.5).clamp(24.0, 160.0);
     Rect::from_center_size(t.to_screen(center), Vec2::splat(side))
 }

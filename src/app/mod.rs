@@ -2,6 +2,7 @@
 //! on that same device when it is a hardware GPU (app.md, "GPU work").
 
 pub mod batch;
+pub mod blurmap_view;
 pub mod jobs;
 pub mod kernels;
 pub mod state;
@@ -97,7 +98,7 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
 /// Asks the adapter for everything it offers, as burn's own device request does, so burn's
 /// kernels can run on the device the window renders with.
 fn wgpu_configuration() -> egui_wgpu::WgpuConfiguration {
-    let mut setup = egui_wgpu::WgpuSetupCreateNew::default();
+    let mut setup = egui_wgpu::WgpuSetupCreateNew::without_display_handle();
     setup.device_descriptor = Arc::new(|adapter: &wgpu::Adapter| wgpu::DeviceDescriptor {
         label: Some("deblur-studio"),
         required_features: adapter

@@ -103,6 +103,7 @@ pub struct Restored {
 }
 
 /// A deblur in progress.
+#[derive(Clone)]
 pub struct Progress {
     pub job: u64,
     pub done: usize,
@@ -141,9 +142,14 @@ pub struct BlurMapView {
     pub texture: TiledTexture,
     /// Where the degrees come from, said in the legend.
     pub source: String,
+    pub quantity: String,
+    /// The colour scale's ends.
     pub min: f32,
     pub max: f32,
     pub unit: String,
+    /// From the model's routers (not replaced by the kernel-derived map).
+    pub from_routers: bool,
+    pub map: crate::analysis::blurmap::BlurMap,
 }
 
 /// The open photo and everything derived from it.

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 use egui::{Key, KeyboardShortcut, Modifiers, RichText};
 
 use super::batch::{BatchPanel, FileState};
+use super::blurmap_view;
 use super::jobs::{Jobs, Msg, Pick};
 use super::kernels;
 use super::state::{Document, Progress, Restored, SaveDepth, Settings, ViewMode};
 use super::textures::TiledTexture;
 use super::theme;
-use super::viewer::{self, Viewport, ViewerInput};
+use super::viewer::{self, ViewerInput, Viewport};
 use crate::engine::batch::{BatchFormat, BatchSpec};
 use crate::engine::ComputeDevice;
 use crate::imaging::{BitDepth, LoadOptions, Photo, SaveOptions};
@@ -47,9 +48,12 @@ pub struct Notice {
 #[derive(Default, Clone, Copy, Debug)]
 pub struct FrameStats {
     pub frames: usize,
+    /// Interval between frames: what the user sees, rendering included.
     pub max_ms: f64,
     pub total_ms: f64,
     pub over_50ms: usize,
+    /// Time spent in the app's own `ui` (what this code can block); rendering excluded.
+    pub max_ui_ms: f64,
 }
 
 pub struct DeblurApp {
@@ -83,7 +87,11 @@ impl DeblurApp {
             .and_then(|s| eframe::get_value(s, Settings::KEY))
             .unwrap_or_default();
         let device = launch.device.unwrap_or_else(ComputeDevice::cpu);
-        let device_label = device.label.clone();
+        let device_label = if device.is_gpu {
+            device.label.clone()
+        } else {
+            crate::engine::device::cpu_label(super::jobs::cpu_threads())
+        };
         let jobs = Jobs::new(cc.egui_ctx.clone(), device);
         let mut app = Self {
             settings,
@@ -281,7 +289,11 @@ impl DeblurApp {
                 placeholder,
             } => {
                 if let Some(d) = self.doc_for(doc, job) {
-                    let (w, h) = d.photo.as_ref().map(|p| (p.width, p.height)).unwrap_or((0, 0));
+                    let (w, h) = d
+                        .photo
+                        .as_ref()
+                        .map(|p| (p.width, p.height))
+                        .unwrap_or((0, 0));
                     d.after = Some(TiledTexture::upload(ctx, "after", w, h, placeholder));
                     d.restored = None;
                 }
@@ -312,9 +324,13 @@ impl DeblurApp {
                 chunks,
                 model,
                 seconds,
+                blur_map,
             } => {
                 let stats = self.frame_stats;
                 if let Some(d) = self.doc_for(doc, job) {
+                    // A new result makes maps and kernels of the previous one stale.
+                    d.blur_map = blur_map.map(|m| blurmap_view::upload(ctx, m));
+                    d.kernels = None;
                     d.after = Some(TiledTexture::upload(
                         ctx,
                         "after",
@@ -330,14 +346,16 @@ impl DeblurApp {
                     });
                     tracing::info!(
                         "deblurred with {model} in {seconds:.1} s; UI frames meanwhile: {}, \
-                         slowest {:.1} ms, mean {:.1} ms, {} over 50 ms",
+                         slowest {:.1} ms, mean {:.1} ms, {} over 50 ms; longest UI update \
+                         {:.1} ms (rendering excluded)",
                         stats.frames,
                         stats.max_ms,
                         stats.total_ms / stats.frames.max(1) as f64,
-                        stats.over_50ms
+                        stats.over_50ms,
+                        stats.max_ui_ms
                     );
                     self.notify(format!("deblurred with {model} in {seconds:.1} s"), false);
-                    if self.settings.show_kernels {
+                    if self.wants_kernels() {
                         self.start_kernels();
                     }
                 }
@@ -358,7 +376,13 @@ impl DeblurApp {
                 let d = self.doc.as_mut().expect("current document");
                 d.kernels_running = false;
                 match result {
-                    Ok(k) => d.kernels = Some(kernels::kernel_view(ctx, k)),
+                    Ok((k, map)) => {
+                        d.kernels = Some(kernels::kernel_view(ctx, k));
+                        // The routers' map, when the model has one, stays the map shown.
+                        if !d.blur_map.as_ref().is_some_and(|m| m.from_routers) {
+                            d.blur_map = map.map(|m| blurmap_view::upload(ctx, m));
+                        }
+                    }
                     Err(e) => self.notify(format!("kernel estimate failed: {e}"), true),
                 }
             }
@@ -379,9 +403,9 @@ impl DeblurApp {
 
     /// The open document if `job` is its current deblur.
     fn doc_for(&mut self, doc: u64, job: u64) -> Option<&mut Document> {
-        self.doc.as_mut().filter(|d| {
-            d.id == doc && d.progress.as_ref().is_some_and(|p| p.job == job)
-        })
+        self.doc
+            .as_mut()
+            .filter(|d| d.id == doc && d.progress.as_ref().is_some_and(|p| p.job == job))
     }
 
     fn picked(&mut self, purpose: Pick, path: PathBuf) {
@@ -394,14 +418,29 @@ impl DeblurApp {
         }
     }
 
+    /// The kernel overlay, or a blur map that must come from the kernels, is switched on.
+    fn wants_kernels(&self) -> bool {
+        let router_map = self
+            .doc
+            .as_ref()
+            .and_then(|d| d.blur_map.as_ref())
+            .is_some_and(|m| m.from_routers);
+        self.settings.show_kernels || (self.settings.show_blur_map && !router_map)
+    }
+
+    fn start_kernels_if_wanted(&mut self) {
+        if self.wants_kernels() {
+            self.start_kernels();
+        }
+    }
+
     pub fn start_kernels(&mut self) {
         let Some(d) = &mut self.doc else { return };
         if let (Some(before), Some(r), false, None) =
             (&d.photo, &d.restored, d.kernels_running, &d.kernels)
         {
             d.kernels_running = true;
-            self.jobs
-                .kernels(d.id, before.clone(), r.photo.clone());
+            self.jobs.kernels(d.id, before.clone(), r.photo.clone());
         }
     }
 
@@ -424,9 +463,10 @@ impl DeblurApp {
     }
 
     fn open_dialog(&self) {
-        let mut d = rfd::FileDialog::new()
-            .set_title("Open a photo")
-            .add_filter("Photos", &["jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp"]);
+        let mut d = rfd::FileDialog::new().set_title("Open a photo").add_filter(
+            "Photos",
+            &["jpg", "jpeg", "png", "tif", "tiff", "webp", "bmp"],
+        );
         if let Some(dir) = &self.settings.last_open_dir {
             d = d.set_directory(dir);
         }
@@ -446,11 +486,11 @@ impl DeblurApp {
             .add_filter("PNG", &["png"])
             .add_filter("JPEG", &["jpg", "jpeg"])
             .add_filter("TIFF (8 or 16 bit)", &["tif", "tiff"]);
-        if let Some(dir) = self
-            .settings
-            .last_save_dir
-            .as_ref()
-            .or(doc.path.parent().map(|p| p.to_path_buf()).as_ref())
+        if let Some(dir) = self.settings.last_save_dir.as_ref().or(doc
+            .path
+            .parent()
+            .map(|p| p.to_path_buf())
+            .as_ref())
         {
             d = d.set_directory(dir);
         }
@@ -484,6 +524,11 @@ impl DeblurApp {
         }
         if pressed(Key::K) {
             self.settings.show_kernels = !self.settings.show_kernels;
+            self.start_kernels_if_wanted();
+        }
+        if pressed(Key::B) {
+            self.settings.show_blur_map = !self.settings.show_blur_map;
+            self.start_kernels_if_wanted();
         }
         let screen = ctx.content_rect();
         let ppp = ctx.pixels_per_point();
@@ -503,7 +548,8 @@ impl DeblurApp {
             i.raw
                 .dropped_files
                 .iter()
-                .filter_map(|f| f.path.clone())
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
                 .collect()
         });
         let mut it = dropped.into_iter();
@@ -556,6 +602,7 @@ impl DeblurApp {
 
 impl eframe::App for DeblurApp {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let started = Instant::now();
         let ctx = ui.ctx().clone();
         self.frame_timing();
         for msg in self.jobs.drain() {
@@ -575,8 +622,9 @@ impl eframe::App for DeblurApp {
         self.toolbar(ui);
         self.status_bar(ui);
         self.side_panel(ui);
+        let fill = ui.visuals().extreme_bg_color;
         egui::CentralPanel::default()
-            .frame(egui::Frame::NONE)
+            .frame(egui::Frame::NONE.fill(fill))
             .show(ui, |ui| self.central(ui));
         self.windows(&ctx);
 
@@ -585,6 +633,10 @@ impl eframe::App for DeblurApp {
             ctx.request_repaint_after(Duration::from_millis(33));
         }
         self.maybe_screenshot(&ctx);
+        if self.last_frame.is_some() {
+            let ms = started.elapsed().as_secs_f64() * 1e3;
+            self.frame_stats.max_ui_ms = self.frame_stats.max_ui_ms.max(ms);
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
@@ -598,7 +650,10 @@ impl DeblurApp {
             egui::MenuBar::new().ui(ui, |ui| {
                 ui.menu_button("File", |ui| {
                     if ui
-                        .add(egui::Button::new("Open…").shortcut_text(ui.ctx().format_shortcut(&OPEN)))
+                        .add(
+                            egui::Button::new("Open…")
+                                .shortcut_text(ui.ctx().format_shortcut(&OPEN)),
+                        )
                         .clicked()
                     {
                         self.open_dialog();
@@ -666,7 +721,11 @@ impl DeblurApp {
                         let ppp = ui.ctx().pixels_per_point();
                         self.viewport.one_to_one(r.center(), r, ppp);
                     }
-                    ui.checkbox(&mut self.settings.show_kernels, "Kernel overlay (K)");
+                    let k = ui.checkbox(&mut self.settings.show_kernels, "Kernel overlay (K)");
+                    let b = ui.checkbox(&mut self.settings.show_blur_map, "Blur-degree map (B)");
+                    if k.changed() || b.changed() {
+                        self.start_kernels_if_wanted();
+                    }
                 });
                 ui.menu_button("Help", |ui| {
                     if ui.button("Keyboard shortcuts").clicked() {
@@ -704,7 +763,7 @@ impl DeblurApp {
                 ui.label(RichText::new(format!("on {}", self.device_label)).weak())
                     .on_hover_text("Where the network runs");
                 ui.separator();
-                let progress = self.doc.as_ref().and_then(|d| d.progress.as_ref());
+                let progress = self.doc.as_ref().and_then(|d| d.progress.clone());
                 match progress {
                     Some(p) => {
                         if ui
@@ -757,8 +816,22 @@ impl DeblurApp {
                     .checkbox(&mut self.settings.show_kernels, "Kernels")
                     .on_hover_text("Per-region blur kernels estimated from the photo and its deblurred version (K)")
                     .changed();
-                if toggled && self.settings.show_kernels {
-                    self.start_kernels();
+                let map_toggled = ui
+                    .checkbox(&mut self.settings.show_blur_map, "Blur map")
+                    .on_hover_text(
+                        "How strongly each region is blurred: from the model's router when it \
+                         has one, otherwise from the per-region kernel sizes (B)",
+                    )
+                    .changed();
+                if self.settings.show_blur_map {
+                    ui.add(
+                        egui::Slider::new(&mut self.settings.blur_map_opacity, 0.0..=1.0)
+                            .show_value(false),
+                    )
+                    .on_hover_text("Opacity of the blur map");
+                }
+                if toggled || map_toggled {
+                    self.start_kernels_if_wanted();
                 }
             });
             ui.add_space(2.0);
@@ -778,15 +851,26 @@ impl DeblurApp {
                         m.name,
                         m.architecture,
                         m.params as f64 / 1e6,
-                        if installed { "" } else { "  (weights not installed)" }
+                        if installed {
+                            ""
+                        } else {
+                            "  (weights not installed)"
+                        }
                     );
-                    let r = ui.add_enabled(
-                        installed,
-                        egui::Button::selectable(current == m.name, text),
-                    );
+                    let r = ui
+                        .add_enabled(installed, egui::Button::selectable(current == m.name, text));
+                    let shows = if m.architecture.contains("dhnet") {
+                        "blur-degree map from its router; estimated kernels"
+                    } else {
+                        "estimated kernels; blur map from the kernel sizes"
+                    };
                     let r = r.on_hover_text(format!(
-                        "{}\nShows: estimated kernels; blur map from kernel sizes",
-                        if m.summary.is_empty() { "No model card" } else { &m.summary }
+                        "{}\nShows: {shows}",
+                        if m.summary.is_empty() {
+                            "No model card"
+                        } else {
+                            &m.summary
+                        }
                     ));
                     if r.clicked() {
                         self.settings.model = m.name.clone();
@@ -809,7 +893,7 @@ impl DeblurApp {
                     };
                     ui.label(RichText::new(if n.error { "⚠" } else { "ℹ" }).color(color));
                     ui.label(RichText::new(&n.text).color(color));
-                    if n.error && ui.small_button("✕").on_hover_text("Dismiss").clicked() {
+                    if n.error && ui.small_button("✖").on_hover_text("Dismiss").clicked() {
                         dismiss = Some(i);
                     }
                 });
@@ -855,8 +939,8 @@ impl DeblurApp {
     }
 
     fn side_panel(&mut self, ui: &mut egui::Ui) {
-        let show = self.settings.show_kernels
-            && self.doc.as_ref().is_some_and(|d| d.restored.is_some());
+        let show =
+            self.settings.show_kernels && self.doc.as_ref().is_some_and(|d| d.restored.is_some());
         if !show {
             return;
         }
@@ -917,7 +1001,18 @@ impl DeblurApp {
             show_after: self.show_after,
         };
         self.view_rect = Some(ui.available_rect_before_wrap());
+        let view_rect = ui.available_rect_before_wrap();
         let panes = viewer::show(ui, &input, &mut self.viewport, &mut self.settings.split);
+        if let (true, Some(map)) = (self.settings.show_blur_map, &doc.blur_map) {
+            for (clip, t, _) in &panes.panes {
+                let painter = ui.painter_at(*clip);
+                blurmap_view::paint_overlay(&painter, map, t, self.settings.blur_map_opacity);
+            }
+            let hovered = panes
+                .hovered_image_pos
+                .and_then(|p| blurmap_view::value_at(map, p));
+            blurmap_view::paint_legend(&ui.painter_at(view_rect), view_rect, map, hovered);
+        }
         if let (true, Some(k)) = (self.settings.show_kernels, &mut doc.kernels) {
             let pointer = panes.response.hover_pos();
             let mut hovered = None;
@@ -1091,28 +1186,30 @@ impl DeblurApp {
         if let Some(s) = &self.batch.summary {
             ui.label(RichText::new(s).strong());
         }
-        egui::ScrollArea::vertical().max_height(240.0).show(ui, |ui| {
-            for (file, state) in &self.batch.files {
-                ui.horizontal(|ui| {
-                    let (icon, note) = match state {
-                        FileState::Running => ("⏳", String::new()),
-                        FileState::Done => ("✔", String::new()),
-                        FileState::Skipped(why) => ("⏭", why.clone()),
-                        FileState::Failed(e) => ("✖", e.clone()),
-                    };
-                    ui.label(icon);
-                    ui.label(file);
-                    if !note.is_empty() {
-                        let color = if matches!(state, FileState::Failed(_)) {
-                            ui.visuals().error_fg_color
-                        } else {
-                            ui.visuals().weak_text_color()
+        egui::ScrollArea::vertical()
+            .max_height(240.0)
+            .show(ui, |ui| {
+                for (file, state) in &self.batch.files {
+                    ui.horizontal(|ui| {
+                        let (icon, note) = match state {
+                            FileState::Running => ("⏳", String::new()),
+                            FileState::Done => ("✔", String::new()),
+                            FileState::Skipped(why) => ("⏭", why.clone()),
+                            FileState::Failed(e) => ("✖", e.clone()),
                         };
-                        ui.colored_label(color, note);
-                    }
-                });
-            }
-        });
+                        ui.label(icon);
+                        ui.label(file);
+                        if !note.is_empty() {
+                            let color = if matches!(state, FileState::Failed(_)) {
+                                ui.visuals().error_fg_color
+                            } else {
+                                ui.visuals().weak_text_color()
+                            };
+                            ui.colored_label(color, note);
+                        }
+                    });
+                }
+            });
     }
 }
 

@@ -138,7 +138,10 @@ mod tests {
         let rgb: Vec<f32> = (0..3 * w * h).map(|i| (i % 256) as f32 / 255.0).collect();
         let chunks = chunk_images(&rgb, w, h, None);
         assert_eq!(chunks.len(), 2);
-        let area: usize = chunks.iter().map(|c| c.image.size[0] * c.image.size[1]).sum();
+        let area: usize = chunks
+            .iter()
+            .map(|c| c.image.size[0] * c.image.size[1])
+            .sum();
         assert_eq!(area, w * h);
         // A pixel of the second chunk keeps its value.
         let (x, y) = (CHUNK + 3, 4);

@@ -64,9 +64,13 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             &args.io.save_options(),
             &cancel,
             &mut |event| match event {
-                BatchEvent::Started { input, .. } => {
-                    bar.set_message(input.strip_prefix(&root).unwrap_or(input).display().to_string())
-                }
+                BatchEvent::Started { input, .. } => bar.set_message(
+                    input
+                        .strip_prefix(&root)
+                        .unwrap_or(input)
+                        .display()
+                        .to_string(),
+                ),
                 BatchEvent::Tile { .. } => {}
                 BatchEvent::Finished { result, .. } => {
                     if let Err(f) = result {

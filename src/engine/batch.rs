@@ -96,12 +96,8 @@ pub enum BatchEvent<'a> {
 
 /// Lists the inputs, decides every output, and records skips: no file is touched yet.
 pub fn plan_batch(spec: &BatchSpec) -> Result<BatchPlan, String> {
-    let meta = std::fs::metadata(&spec.input_dir).map_err(|e| {
-        format!(
-            "cannot read input folder {}: {e}",
-            spec.input_dir.display()
-        )
-    })?;
+    let meta = std::fs::metadata(&spec.input_dir)
+        .map_err(|e| format!("cannot read input folder {}: {e}", spec.input_dir.display()))?;
     if !meta.is_dir() {
         return Err(format!("{} is not a folder", spec.input_dir.display()));
     }

@@ -31,14 +31,19 @@ pub struct ComputeDevice {
 
 impl ComputeDevice {
     pub fn cpu() -> Self {
-        let threads = rayon::current_num_threads();
         Self {
             device: Device::flex(),
-            label: format!("CPU ({threads} threads)"),
+            label: cpu_label(rayon::current_num_threads()),
             is_gpu: false,
             wgpu: None,
         }
     }
+}
+
+/// "CPU (1 thread)", "CPU (8 threads)".
+pub fn cpu_label(threads: usize) -> String {
+    let s = if threads == 1 { "" } else { "s" };
+    format!("CPU ({threads} thread{s})")
 }
 
 /// Picks the device for a choice and says which in the log.
