@@ -1,8 +1,9 @@
 //! Deblur Studio: remove motion blur from photos with deblurring networks in burn.
 //!
-//! The engine (imaging, nets, engine) never depends on the user interfaces (cli, later app).
+//! The engine (imaging, nets, engine) never depends on the user interfaces (cli, app).
 
 pub mod analysis;
+pub mod app;
 pub mod cli;
 pub mod engine;
 pub mod gpu;

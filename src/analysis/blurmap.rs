@@ -125,7 +125,18 @@ pub fn from_psf(
     opts: &PsfOptions,
 ) -> Result<BlurMap, PsfError> {
     let kernels = estimate_kernels(blurry, restored, width, height, opts)?;
-    let values = psf_map(&kernels, width, height, opts.window)?;
+    from_kernels(&kernels, width, height, opts.window)
+}
+
+/// A map from kernels already estimated with a window of `window` px (the GUI estimates them
+/// once for the inspector and derives the map from the same kernels).
+pub fn from_kernels(
+    kernels: &[RegionKernel],
+    width: usize,
+    height: usize,
+    window: usize,
+) -> Result<BlurMap, PsfError> {
+    let values = psf_map(kernels, width, height, window)?;
     Ok(BlurMap {
         width,
         height,

@@ -2,9 +2,10 @@
 
 use clap::Args;
 
-use crate::engine::{select_device, DeviceChoice, NetRunner, TileSettings};
+use crate::engine::prepare::prepare_on;
+use crate::engine::{select_device, DeviceChoice};
 use crate::imaging::{LoadOptions, SaveOptions};
-use crate::nets::registry::{load_model, LoadedModel, DEFAULT_MODEL};
+use crate::nets::registry::DEFAULT_MODEL;
 
 /// Which network, where it runs, and how the photo is tiled.
 #[derive(Args, Debug, Clone)]
@@ -57,38 +58,12 @@ impl IoArgs {
     }
 }
 
-/// A loaded model on its device, with the tile settings to use.
-pub struct Prepared {
-    pub runner: NetRunner,
-    pub model: LoadedModel,
-    pub device_label: String,
-    pub tiles: TileSettings,
-}
+pub use crate::engine::prepare::Prepared;
 
+/// Loads the model the arguments name on the device they choose.
 pub fn prepare(args: &ModelArgs) -> anyhow::Result<Prepared> {
     let device = select_device(args.device)?;
-    let model = load_model(&args.model, &device.device)?;
-    let tiles = TileSettings {
-        tile: args.tile.unwrap_or(model.card.inference.tile),
-        overlap: args.overlap.unwrap_or(model.card.inference.overlap),
-    };
-    tiles.validate()?;
-    tracing::info!(
-        "model {} ({} parameters) from {}",
-        model.card.model.name,
-        model.card.model.params,
-        model.source.display()
-    );
-    Ok(Prepared {
-        runner: NetRunner {
-            net: model.net.clone(),
-            device: device.device.clone(),
-            pde: model.card.inference.pde_run(),
-        },
-        model,
-        device_label: device.label,
-        tiles,
-    })
+    prepare_on(&args.model, &device, args.tile, args.overlap)
 }
 
 /// An error and its causes on one line.

@@ -7,6 +7,7 @@ mod eval;
 mod export;
 mod kernels;
 mod models;
+mod open;
 mod run;
 mod train;
 
@@ -16,6 +17,8 @@ use clap::{Parser, Subcommand};
 
 /// Deblur Studio removes motion blur from photos with deblurring networks (NAFNet and
 /// relatives) running on the GPU through wgpu, or on the CPU.
+///
+/// With no command it opens the desktop app; the commands below work without a window.
 ///
 /// Originals are never modified: results go to the output you name, written atomically.
 #[derive(Parser, Debug)]
@@ -33,6 +36,10 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Open photos in the desktop app (also what `deblur` with no command does).
+    ///
+    /// Example: deblur open blurry.jpg
+    Open(open::OpenArgs),
     /// Deblur one photo.
     ///
     /// Example: deblur run blurry.jpg -o sharp.png --model nafnet-s
@@ -81,11 +88,8 @@ pub fn main() -> ExitCode {
         Some(Command::Export(args)) => export::run(args),
         Some(Command::Bench(args)) => bench::run(args),
         Some(Command::Kernels(args)) => kernels::run(args),
-        None => {
-            use clap::CommandFactory;
-            let _ = Cli::command().print_help();
-            Ok(ExitCode::SUCCESS)
-        }
+        Some(Command::Open(args)) => open::run_gui(args),
+        None => open::run_gui(open::OpenArgs::default()),
     };
     match result {
         Ok(code) => code,

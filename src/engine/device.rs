@@ -2,7 +2,7 @@
 
 use std::sync::OnceLock;
 
-use burn::tensor::wgpu::wgpu;
+use burn::tensor::wgpu::{wgpu, WgpuSetup};
 use burn::tensor::Device;
 
 use super::EngineError;
@@ -31,14 +31,19 @@ pub struct ComputeDevice {
 
 impl ComputeDevice {
     pub fn cpu() -> Self {
-        let threads = rayon::current_num_threads();
         Self {
             device: Device::flex(),
-            label: format!("CPU ({threads} threads)"),
+            label: cpu_label(rayon::current_num_threads()),
             is_gpu: false,
             wgpu: None,
         }
     }
+}
+
+/// "CPU (1 thread)", "CPU (8 threads)".
+pub fn cpu_label(threads: usize) -> String {
+    let s = if threads == 1 { "" } else { "s" };
+    format!("CPU ({threads} thread{s})")
 }
 
 /// Picks the device for a choice and says which in the log.
@@ -62,29 +67,63 @@ pub fn select_device(choice: DeviceChoice) -> Result<ComputeDevice, EngineError>
     Ok(chosen)
 }
 
+/// The process's wgpu device for burn, set once: by the GUI when it owns a device, else here.
+static WGPU: OnceLock<Result<ComputeDevice, String>> = OnceLock::new();
+
 /// The process's wgpu device, initialised once: burn's runtime cannot be registered twice.
 fn init_wgpu() -> Result<ComputeDevice, EngineError> {
-    static WGPU: OnceLock<Result<ComputeDevice, String>> = OnceLock::new();
     WGPU.get_or_init(|| acquire_wgpu().map_err(|e| e.to_string()))
         .clone()
         .map_err(EngineError::Device)
+}
+
+/// Runs burn on a wgpu device the application already owns (the GUI's), so textures, tensors
+/// and our WGSL pipelines share one device and queue. Must come before any other wgpu use of
+/// the engine; returns the device that was registered first otherwise.
+pub fn adopt_wgpu(setup: WgpuSetup) -> Result<ComputeDevice, EngineError> {
+    WGPU.get_or_init(|| {
+        let info = setup.adapter.get_info();
+        let (device, queue) = (setup.device.clone(), setup.queue.clone());
+        let burn = Device::wgpu_options()
+            .setup(setup)
+            .init()
+            .map_err(|e| format!("cannot run burn on the window's GPU ({e})"))?;
+        Ok(ComputeDevice {
+            device: burn,
+            label: adapter_label(&info),
+            is_gpu: true,
+            wgpu: Some((device, queue)),
+        })
+    })
+    .clone()
+    .map_err(EngineError::Device)
+}
+
+/// The device a GUI should run networks on: the adopted GPU when it is a hardware one.
+pub fn preferred_for_gui(adopted: Option<ComputeDevice>) -> ComputeDevice {
+    match adopted {
+        Some(gpu) if !gpu.label.contains("software") => gpu,
+        _ => ComputeDevice::cpu(),
+    }
+}
+
+fn adapter_label(info: &wgpu::AdapterInfo) -> String {
+    let software = info.device_type == wgpu::DeviceType::Cpu;
+    format!(
+        "{} ({:?}{})",
+        info.name,
+        info.backend,
+        if software { ", software" } else { "" }
+    )
 }
 
 fn acquire_wgpu() -> Result<ComputeDevice, EngineError> {
     let (device, setup) = Device::wgpu_options()
         .init_with_setup()
         .map_err(|e| EngineError::Device(format!("no usable wgpu adapter ({e})")))?;
-    let info = setup.adapter.get_info();
-    let software = info.device_type == wgpu::DeviceType::Cpu;
-    let label = format!(
-        "{} ({:?}{})",
-        info.name,
-        info.backend,
-        if software { ", software" } else { "" }
-    );
     Ok(ComputeDevice {
         device,
-        label,
+        label: adapter_label(&setup.adapter.get_info()),
         is_gpu: true,
         wgpu: Some((setup.device.clone(), setup.queue.clone())),
     })

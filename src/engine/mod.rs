@@ -1,7 +1,9 @@
 //! A deblur job: model + device + tiling + progress + cancel -> restored image.
 
+pub mod batch;
 pub mod device;
 pub mod job;
+pub mod prepare;
 pub mod runner;
 
 pub use device::{select_device, ComputeDevice, DeviceChoice};

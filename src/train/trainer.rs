@@ -242,15 +242,20 @@ fn train_loop<M: Module + Restore>(
     let seconds_before = state.train_seconds;
     let mut loss_acc = 0.0f64;
     let mut loss_n = 0u32;
+    // Where an iteration's time goes (synthesis on the CPU vs the device step), for `-v`.
+    let (mut data_secs, mut step_secs) = (0.0f64, 0.0f64);
     while state.iter < end && !stop.load(Ordering::SeqCst) {
         let stage = cfg.schedule.stage(state.iter).clone();
         let synth = SynthConfig::new(stage.crop);
         let first = cfg.schedule.samples_before(state.iter);
+        let data_start = Instant::now();
         let samples: Vec<Sample> = (0..stage.batch as u64)
             .into_par_iter()
             .map(|j| make_sample(photos, &synth, cfg.run.seed, first + j))
             .collect();
         let (blur, sharp) = to_tensors(&samples, stage.crop, device);
+        let step_start = Instant::now();
+        data_secs += (step_start - data_start).as_secs_f64();
         let pde = cfg.pde_at(state.iter);
         let (pred, pde_stats) = model.restore(blur, pde);
         let loss = total_loss(terms, pred, sharp);
@@ -265,6 +270,7 @@ fn train_loop<M: Module + Restore>(
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = cfg.optim.lr_at(state.iter, total);
         model = optim.step(lr, model, grads);
+        step_secs += step_start.elapsed().as_secs_f64();
         state.iter += 1;
         state.train_seconds = seconds_before + session_start.elapsed().as_secs_f64();
         loss_acc += f64::from(loss_value);
@@ -292,7 +298,15 @@ fn train_loop<M: Module + Restore>(
                 header.push_str(",pde_k,cfl_clamp_fraction");
             }
             append_line(&out.join("train_log.csv"), &header, &line)?;
-            (loss_acc, loss_n) = (0.0, 0);
+            bar.suspend(|| {
+                tracing::debug!(
+                    "iteration {}: synthesis {:.0} ms/it, device step {:.0} ms/it",
+                    state.iter,
+                    1e3 * data_secs / f64::from(loss_n),
+                    1e3 * step_secs / f64::from(loss_n)
+                )
+            });
+            (loss_acc, loss_n, data_secs, step_secs) = (0.0, 0, 0.0, 0.0);
         }
         let at_end = state.iter == end;
         if state.iter % cfg.run.val_every == 0 || at_end {

@@ -1,0 +1,536 @@
+//! Background work: decoding, deblurring, kernel estimation, saving and batches run on worker
+//! threads and report through one channel that the GUI drains every frame. The GUI thread
+//! never waits on any of them.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::blurmap_view::{map_images, MapImages};
+use super::textures::{chunk_images, region_image, ChunkImage};
+use crate::analysis::blurmap::{from_kernels, from_routers};
+use crate::analysis::psf::{estimate_kernels, PsfOptions, RegionKernel};
+use crate::engine::batch::{plan_batch, run_batch, BatchEvent, BatchSpec, Report};
+use crate::engine::prepare::{prepare_on, Prepared};
+use crate::engine::{deblur_planes_with_map, ComputeDevice, EngineError, Planes};
+use crate::imaging::{load, save, LoadOptions, Photo, SaveOptions};
+
+/// What workers tell the GUI.
+pub enum Msg {
+    Loaded {
+        doc: u64,
+        photo: Arc<Photo>,
+        chunks: Vec<ChunkImage>,
+    },
+    LoadFailed {
+        doc: u64,
+        path: PathBuf,
+        error: String,
+    },
+    /// The model is loaded and the after view starts as a dimmed copy of the photo.
+    DeblurStarted {
+        doc: u64,
+        job: u64,
+        placeholder: Vec<ChunkImage>,
+    },
+    Tile {
+        doc: u64,
+        job: u64,
+        x: usize,
+        y: usize,
+        image: egui::ColorImage,
+        done: usize,
+        total: usize,
+        elapsed_s: f64,
+    },
+    Deblurred {
+        doc: u64,
+        job: u64,
+        photo: Arc<Photo>,
+        chunks: Vec<ChunkImage>,
+        model: String,
+        seconds: f64,
+        /// The routers' blur-degree map, for models that have routers.
+        blur_map: Option<MapImages>,
+    },
+    DeblurEnded {
+        doc: u64,
+        job: u64,
+        /// `None` when cancelled.
+        error: Option<String>,
+    },
+    /// Per-region kernels and the blur map derived from them.
+    Kernels {
+        doc: u64,
+        result: Result<(Vec<RegionKernel>, Option<MapImages>), String>,
+    },
+    Saved {
+        path: PathBuf,
+        result: Result<(), String>,
+    },
+    /// A file or folder chosen in a dialog, for `purpose`.
+    Picked {
+        purpose: Pick,
+        path: Option<PathBuf>,
+    },
+    Batch(BatchMsg),
+}
+
+/// What a dialog was opened for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pick {
+    Open,
+    Save,
+    BatchInput,
+    BatchOutput,
+    ExportKernels,
+}
+
+/// Progress of a batch.
+pub enum BatchMsg {
+    Planned {
+        total: usize,
+        skipped: Vec<(String, String)>,
+        failed: Vec<(String, String)>,
+    },
+    Started {
+        index: usize,
+        input: String,
+    },
+    Tile {
+        done: usize,
+        total: usize,
+    },
+    Finished {
+        index: usize,
+        input: String,
+        error: Option<String>,
+    },
+    Ended {
+        report: Box<Report>,
+    },
+    Failed {
+        error: String,
+    },
+}
+
+/// Orders for the inference thread, which owns the loaded model (one queue per device).
+enum Order {
+    Deblur {
+        doc: u64,
+        job: u64,
+        photo: Arc<Photo>,
+        model: String,
+        focus: Option<(f32, f32)>,
+        cancel: Arc<AtomicBool>,
+    },
+    Batch {
+        spec: BatchSpec,
+        model: String,
+        load: LoadOptions,
+        save: SaveOptions,
+        cancel: Arc<AtomicBool>,
+    },
+}
+
+/// The GUI's handle on its workers.
+pub struct Jobs {
+    tx: Sender<Msg>,
+    rx: Receiver<Msg>,
+    orders: Sender<Order>,
+    ctx: egui::Context,
+}
+
+impl Jobs {
+    pub fn new(ctx: egui::Context, device: ComputeDevice) -> Self {
+        let (tx, rx) = channel();
+        let (orders, order_rx) = channel();
+        let worker_tx = Notifier {
+            tx: tx.clone(),
+            ctx: ctx.clone(),
+        };
+        let pool = inference_pool(&device);
+        std::thread::Builder::new()
+            .name("deblur-inference".into())
+            .spawn(move || match pool {
+                Some(pool) => pool.install(|| inference_loop(order_rx, worker_tx, device)),
+                None => inference_loop(order_rx, worker_tx, device),
+            })
+            .ok();
+        Self {
+            tx,
+            rx,
+            orders,
+            ctx,
+        }
+    }
+
+    /// Messages that arrived since the last frame.
+    pub fn drain(&self) -> Vec<Msg> {
+        self.rx.try_iter().collect()
+    }
+
+    fn notifier(&self) -> Notifier {
+        Notifier {
+            tx: self.tx.clone(),
+            ctx: self.ctx.clone(),
+        }
+    }
+
+    /// Decodes `path` on a worker thread.
+    pub fn load(&self, doc: u64, path: PathBuf, options: LoadOptions) {
+        let n = self.notifier();
+        spawn("deblur-load", move || {
+            let msg = match load(&path, &options) {
+                Ok(photo) => {
+                    let chunks = chunk_images(&photo.rgb, photo.width, photo.height, None);
+                    Msg::Loaded {
+                        doc,
+                        photo: Arc::new(photo),
+                        chunks,
+                    }
+                }
+                Err(e) => Msg::LoadFailed {
+                    doc,
+                    path,
+                    error: e.to_string(),
+                },
+            };
+            n.send(msg);
+        });
+    }
+
+    pub fn deblur(
+        &self,
+        doc: u64,
+        job: u64,
+        photo: Arc<Photo>,
+        model: String,
+        focus: Option<(f32, f32)>,
+        cancel: Arc<AtomicBool>,
+    ) {
+        let order = Order::Deblur {
+            doc,
+            job,
+            photo,
+            model,
+            focus,
+            cancel,
+        };
+        if self.orders.send(order).is_err() {
+            self.notifier().send(Msg::DeblurEnded {
+                doc,
+                job,
+                error: Some("the inference thread has stopped".into()),
+            });
+        }
+    }
+
+    pub fn batch(
+        &self,
+        spec: BatchSpec,
+        model: String,
+        save: SaveOptions,
+        cancel: Arc<AtomicBool>,
+    ) {
+        let order = Order::Batch {
+            spec,
+            model,
+            load: LoadOptions::default(),
+            save,
+            cancel,
+        };
+        if self.orders.send(order).is_err() {
+            self.notifier().send(Msg::Batch(BatchMsg::Failed {
+                error: "the inference thread has stopped".into(),
+            }));
+        }
+    }
+
+    /// Estimates per-region kernels from the photo and its restored version.
+    pub fn kernels(&self, doc: u64, blurry: Arc<Photo>, restored: Arc<Photo>) {
+        let n = self.notifier();
+        spawn("deblur-kernels", move || {
+            let opts = PsfOptions::default();
+            let (w, h) = (blurry.width, blurry.height);
+            let result = estimate_kernels(&blurry.rgb, &restored.rgb, w, h, &opts)
+                .map(|kernels| {
+                    // The map is a by-product; without it the kernels are still worth showing.
+                    let map = from_kernels(&kernels, w, h, opts.window)
+                        .ok()
+                        .map(map_images);
+                    (kernels, map)
+                })
+                .map_err(|e| format!("{e:?}"));
+            n.send(Msg::Kernels { doc, result });
+        });
+    }
+
+    /// Writes `photo` to `path` (temporary file + rename), keeping the source's EXIF/ICC.
+    pub fn save(&self, photo: Arc<Photo>, source: PathBuf, path: PathBuf, options: SaveOptions) {
+        let n = self.notifier();
+        spawn("deblur-save", move || {
+            let result = save(&photo, &path, Some(&source), &options).map_err(|e| e.to_string());
+            n.send(Msg::Saved { path, result });
+        });
+    }
+
+    /// Runs a native dialog off the GUI thread; the answer arrives as [`Msg::Picked`].
+    pub fn pick(&self, purpose: Pick, dialog: rfd::FileDialog) {
+        let n = self.notifier();
+        spawn("deblur-dialog", move || {
+            let path = match purpose {
+                Pick::Open => dialog.pick_file(),
+                Pick::Save | Pick::ExportKernels => dialog.save_file(),
+                Pick::BatchInput | Pick::BatchOutput => dialog.pick_folder(),
+            };
+            n.send(Msg::Picked { purpose, path });
+        });
+    }
+
+    /// For tests and tools: deliver a message as if a worker had sent it.
+    pub fn inject(&self, msg: Msg) {
+        self.notifier().send(msg);
+    }
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new().name(name.into()).spawn(f) {
+        tracing::error!("cannot start a worker thread: {e}");
+    }
+}
+
+/// A sender that also wakes the GUI.
+#[derive(Clone)]
+struct Notifier {
+    tx: Sender<Msg>,
+    ctx: egui::Context,
+}
+
+impl Notifier {
+    fn send(&self, msg: Msg) {
+        // The GUI may have closed; nothing to tell then.
+        let _ = self.tx.send(msg);
+        self.ctx.request_repaint();
+    }
+}
+
+/// On the CPU backend, networks run on all cores but one, so the window (and a software
+/// renderer such as llvmpipe) always has a core: with every core busy, frames took 300 ms on
+/// two cores (`deblur open --run --device cpu`, see the README). `None`: the global pool.
+pub fn cpu_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    cores.saturating_sub(1).max(1)
+}
+
+fn inference_pool(device: &ComputeDevice) -> Option<rayon::ThreadPool> {
+    if device.is_gpu {
+        return None;
+    }
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(cpu_threads())
+        .thread_name(|i| format!("deblur-cpu-{i}"))
+        .build()
+        .ok()
+}
+
+fn inference_loop(orders: Receiver<Order>, n: Notifier, device: ComputeDevice) {
+    let mut cached: Option<(String, Prepared)> = None;
+    for order in orders {
+        let model = match &order {
+            Order::Deblur { model, .. } | Order::Batch { model, .. } => model.clone(),
+        };
+        if cached.as_ref().map(|(m, _)| m != &model).unwrap_or(true) {
+            cached = None;
+            match prepare_on(&model, &device, None, None) {
+                Ok(p) => cached = Some((model.clone(), p)),
+                Err(e) => {
+                    let error = format!("cannot load model {model}: {e:#}");
+                    n.send(match order {
+                        Order::Deblur { doc, job, .. } => Msg::DeblurEnded {
+                            doc,
+                            job,
+                            error: Some(error),
+                        },
+                        Order::Batch { .. } => Msg::Batch(BatchMsg::Failed { error }),
+                    });
+                    continue;
+                }
+            }
+        }
+        let Some((_, prepared)) = cached.as_ref() else {
+            continue;
+        };
+        match order {
+            Order::Deblur {
+                doc,
+                job,
+                photo,
+                model,
+                focus,
+                cancel,
+            } => deblur(&n, prepared, doc, job, &photo, model, focus, &cancel),
+            Order::Batch {
+                spec,
+                load,
+                save,
+                cancel,
+                ..
+            } => batch(&n, prepared, &spec, &load, &save, &cancel),
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn deblur(
+    n: &Notifier,
+    prepared: &Prepared,
+    doc: u64,
+    job: u64,
+    photo: &Photo,
+    model: String,
+    focus: Option<(f32, f32)>,
+    cancel: &AtomicBool,
+) {
+    let (w, h) = (photo.width, photo.height);
+    let start = Instant::now();
+    n.send(Msg::DeblurStarted {
+        doc,
+        job,
+        placeholder: chunk_images(&photo.rgb, w, h, Some(0.55)),
+    });
+    let result = deblur_planes_with_map(
+        &prepared.runner,
+        Planes {
+            rgb: &photo.rgb,
+            width: w,
+            height: h,
+        },
+        prepared.tiles,
+        focus,
+        cancel,
+        &mut |e| {
+            // Show the tile where it lies in the photo (the padded border is not shown).
+            let t = e.tile;
+            if t.x >= w || t.y >= h {
+                return;
+            }
+            let (tw, th) = ((t.x + t.w).min(w) - t.x, (t.y + t.h).min(h) - t.y);
+            let image = region_image(e.data, t.w, t.h, 0, 0, tw, th, None);
+            n.send(Msg::Tile {
+                doc,
+                job,
+                x: t.x,
+                y: t.y,
+                image,
+                done: e.done,
+                total: e.total,
+                elapsed_s: e.elapsed_s,
+            });
+        },
+    );
+    match result {
+        Ok(out) => {
+            let blur_map = out.blur_map.map(|v| map_images(from_routers(v, w, h)));
+            let restored = Photo {
+                rgb: out.rgb,
+                ..photo.clone()
+            };
+            let chunks = chunk_images(&restored.rgb, w, h, None);
+            n.send(Msg::Deblurred {
+                doc,
+                job,
+                photo: Arc::new(restored),
+                chunks,
+                model,
+                seconds: start.elapsed().as_secs_f64(),
+                blur_map,
+            });
+        }
+        Err(EngineError::Cancelled) => n.send(Msg::DeblurEnded {
+            doc,
+            job,
+            error: None,
+        }),
+        Err(e) => n.send(Msg::DeblurEnded {
+            doc,
+            job,
+            error: Some(e.to_string()),
+        }),
+    }
+}
+
+fn batch(
+    n: &Notifier,
+    prepared: &Prepared,
+    spec: &BatchSpec,
+    load: &LoadOptions,
+    save: &SaveOptions,
+    cancel: &AtomicBool,
+) {
+    let plan = match plan_batch(spec) {
+        Ok(plan) => plan,
+        Err(error) => {
+            n.send(Msg::Batch(BatchMsg::Failed { error }));
+            return;
+        }
+    };
+    n.send(Msg::Batch(BatchMsg::Planned {
+        total: plan.work.len(),
+        skipped: plan
+            .report
+            .skipped
+            .iter()
+            .map(|s| (s.input.clone(), s.reason.clone()))
+            .collect(),
+        failed: plan
+            .report
+            .failed
+            .iter()
+            .map(|f| (f.input.clone(), f.error.clone()))
+            .collect(),
+    }));
+    let root = plan.input_root.clone();
+    let rel = |p: &str| {
+        std::path::Path::new(p)
+            .strip_prefix(&root)
+            .map(|r| r.display().to_string())
+            .unwrap_or_else(|_| p.to_string())
+    };
+    let mut report = run_batch(
+        plan,
+        &prepared.runner,
+        prepared.tiles,
+        load,
+        save,
+        cancel,
+        &mut |e| {
+            let msg = match e {
+                BatchEvent::Started { index, input, .. } => BatchMsg::Started {
+                    index,
+                    input: rel(&input.display().to_string()),
+                },
+                BatchEvent::Tile { done, total } => BatchMsg::Tile { done, total },
+                BatchEvent::Finished { index, result } => match result {
+                    Ok(d) => BatchMsg::Finished {
+                        index,
+                        input: rel(&d.input),
+                        error: None,
+                    },
+                    Err(f) => BatchMsg::Finished {
+                        index,
+                        input: rel(&f.input),
+                        error: Some(f.error.clone()),
+                    },
+                },
+            };
+            n.send(Msg::Batch(msg));
+        },
+    );
+    report.device = prepared.device_label.clone();
+    n.send(Msg::Batch(BatchMsg::Ended {
+        report: Box::new(report),
+    }));
+}

@@ -1,0 +1,115 @@
+//! The desktop application (egui/eframe on wgpu). It owns the GPU device; the engine runs burn
+//! on that same device when it is a hardware GPU (app.md, "GPU work").
+
+pub mod batch;
+pub mod blurmap_view;
+pub mod jobs;
+pub mod kernels;
+pub mod state;
+pub mod studio;
+pub mod textures;
+pub mod theme;
+pub mod viewer;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use eframe::egui_wgpu::{self, wgpu};
+
+pub use studio::{DeblurApp, Launch};
+
+use crate::engine::device::{adopt_wgpu, preferred_for_gui};
+use crate::engine::DeviceChoice;
+
+/// The app's identifier: Wayland links the window to the desktop file and icon through it.
+pub const APP_ID: &str = "io.github.deblurstudio.DeblurStudio";
+
+/// How `deblur` / `deblur open` starts the window.
+pub struct GuiOptions {
+    pub files: Vec<PathBuf>,
+    pub device: DeviceChoice,
+    pub run: bool,
+    pub screenshot: Option<PathBuf>,
+}
+
+/// Opens the window and returns when it closes.
+pub fn run(options: GuiOptions) -> anyhow::Result<()> {
+    let icon = eframe::icon_data::from_png_bytes(include_bytes!(
+        "../../packaging/icons/deblur-studio-256.png"
+    ))
+    .ok();
+    let mut viewport = egui::ViewportBuilder::default()
+        .with_title("Deblur Studio")
+        .with_app_id(APP_ID)
+        .with_inner_size([1280.0, 820.0])
+        .with_min_inner_size([640.0, 420.0])
+        .with_drag_and_drop(true);
+    if let Some(icon) = icon {
+        viewport = viewport.with_icon(Arc::new(icon));
+    }
+    let native = eframe::NativeOptions {
+        viewport,
+        renderer: eframe::Renderer::Wgpu,
+        wgpu_options: wgpu_configuration(),
+        persist_window: options.screenshot.is_none(),
+        ..Default::default()
+    };
+    let choice = options.device;
+    eframe::run_native(
+        "Deblur Studio",
+        native,
+        Box::new(move |cc| {
+            let device = match choice {
+                DeviceChoice::Cpu => crate::engine::ComputeDevice::cpu(),
+                // Share the window's device with burn: one device, no copies (app.md).
+                DeviceChoice::Auto | DeviceChoice::Gpu => {
+                    let adopted = cc.wgpu_render_state.as_ref().and_then(|rs| {
+                        adopt_wgpu(burn::tensor::wgpu::WgpuSetup {
+                            instance: rs.instance.clone(),
+                            adapter: rs.adapter.clone(),
+                            device: rs.device.clone(),
+                            queue: rs.queue.clone(),
+                            backend: rs.adapter.get_info().backend,
+                        })
+                        .map_err(|e| tracing::warn!("{e}"))
+                        .ok()
+                    });
+                    match (choice, adopted) {
+                        (DeviceChoice::Gpu, Some(gpu)) => gpu,
+                        (_, adopted) => preferred_for_gui(adopted),
+                    }
+                }
+            };
+            tracing::info!("networks run on {}", device.label);
+            Ok(Box::new(DeblurApp::new(
+                cc,
+                Launch {
+                    files: options.files,
+                    device: Some(device),
+                    run: options.run,
+                    screenshot: options.screenshot,
+                },
+            )))
+        }),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// Asks the adapter for everything it offers, as burn's own device request does, so burn's
+/// kernels can run on the device the window renders with.
+fn wgpu_configuration() -> egui_wgpu::WgpuConfiguration {
+    let mut setup = egui_wgpu::WgpuSetupCreateNew::without_display_handle();
+    setup.device_descriptor = Arc::new(|adapter: &wgpu::Adapter| wgpu::DeviceDescriptor {
+        label: Some("deblur-studio"),
+        required_features: adapter
+            .features()
+            .difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+        required_limits: adapter.limits(),
+        memory_hints: wgpu::MemoryHints::MemoryUsage,
+        ..Default::default()
+    });
+    egui_wgpu::WgpuConfiguration {
+        wgpu_setup: egui_wgpu::WgpuSetup::CreateNew(setup),
+        ..Default::default()
+    }
+}
