@@ -363,23 +363,56 @@ fn inference_loop(orders: Receiver<Order>, n: Notifier, device: ComputeDevice) {
         let Some((_, prepared)) = cached.as_ref() else {
             continue;
         };
-        match order {
-            Order::Deblur {
-                doc,
-                job,
-                photo,
-                model,
-                focus,
-                cancel,
-            } => deblur(&n, prepared, doc, job, &photo, model, focus, &cancel),
-            Order::Batch {
-                spec,
-                load,
-                save,
-                cancel,
-                ..
-            } => batch(&n, prepared, &spec, &load, &save, &cancel),
+        // A panic inside burn must not take the inference thread down silently: the window
+        // would wait forever. Report it as this job's failure and reload the model next time.
+        let ended = |error: String| match &order {
+            Order::Deblur { doc, job, .. } => Msg::DeblurEnded {
+                doc: *doc,
+                job: *job,
+                error: Some(error),
+            },
+            Order::Batch { .. } => Msg::Batch(BatchMsg::Failed { error }),
+        };
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&n, prepared, &order)));
+        if let Err(panic) = outcome {
+            let what = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("unknown cause");
+            n.send(ended(format!("internal error in model {model}: {what}")));
+            cached = None;
         }
+    }
+}
+
+fn run(n: &Notifier, prepared: &Prepared, order: &Order) {
+    match order {
+        Order::Deblur {
+            doc,
+            job,
+            photo,
+            model,
+            focus,
+            cancel,
+        } => deblur(
+            n,
+            prepared,
+            *doc,
+            *job,
+            photo,
+            model.clone(),
+            *focus,
+            cancel,
+        ),
+        Order::Batch {
+            spec,
+            load,
+            save,
+            cancel,
+            ..
+        } => batch(n, prepared, spec, load, save, cancel),
     }
 }
 

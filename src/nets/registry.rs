@@ -290,4 +290,48 @@ mod tests {
             .expect("refused");
         assert!(err.to_string().contains("describes a `dhnet`"), "{err}");
     }
+
+    #[test]
+    fn f32_and_f16_weight_files_both_load_as_f32_and_run() {
+        use burn::tensor::{Distribution, Tensor};
+        let device = Device::flex();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config: NetConfig = DhNetConfig {
+            width: 4,
+            enc_blocks: vec![1],
+            middle_blocks: 1,
+            dec_blocks: vec![1],
+            ..DhNetConfig::small()
+        }
+        .into();
+        let net = config.init(&device);
+        let x = Tensor::<4>::random([1, 3, 16, 16], Distribution::Uniform(0.0, 1.0), &device);
+        let expected: Vec<f32> = net
+            .forward_image(x.clone())
+            .into_data()
+            .to_vec()
+            .expect("f32");
+        for (half, tolerance) in [(false, 1e-6f32), (true, 1e-2)] {
+            let card_path = dir.path().join("tiny.toml");
+            net.save_safetensors(&dir.path().join("tiny.safetensors"), half)
+                .expect("save");
+            card_for(config.clone(), "dhnet")
+                .write(&card_path)
+                .expect("card");
+            let loaded = load_model(card_path.to_str().expect("utf-8"), &device).expect("loads");
+            // An f16 tensor left in the module would panic in the CPU backend's conv.
+            let got: Vec<f32> = loaded
+                .net
+                .forward_image(x.clone())
+                .into_data()
+                .to_vec()
+                .expect("f32 output");
+            let diff = got
+                .iter()
+                .zip(&expected)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(diff <= tolerance, "half={half}: differs by {diff}");
+        }
+    }
 }

@@ -6,9 +6,10 @@ use std::path::Path;
 use burn::module::Module;
 use burn::store::pytorch::PytorchReader;
 use burn::store::{
-    HalfPrecisionAdapter, KeyRemapper, ModuleSnapshot, PytorchStore, SafetensorsStore,
+    FloatCastAdapter, HalfPrecisionAdapter, KeyRemapper, ModuleSnapshot, PytorchStore,
+    SafetensorsStore,
 };
-use burn::tensor::Device;
+use burn::tensor::{DType, Device};
 use sha2::{Digest, Sha256};
 
 use super::nafnet::{NafNet, NafNetConfig};
@@ -52,13 +53,15 @@ pub fn save_safetensors<M: Module>(module: &M, path: &Path, half: bool) -> Resul
 }
 
 /// Loads our own safetensors file into `module`; every key must match (no partial loads).
+/// Every float tensor is cast to f32, whichever precision the file stores (burn's
+/// `HalfPrecisionAdapter` would instead flip an f32 file to f16, which the backends reject).
 pub fn load_safetensors<M: Module>(module: M, path: &Path) -> Result<M, NetError> {
     if !path.is_file() {
         return Err(NetError::weights(path, "file not found"));
     }
     let mut module = module;
     let mut store = SafetensorsStore::from_file(path)
-        .with_from_adapter(HalfPrecisionAdapter::new())
+        .with_from_adapter(FloatCastAdapter::to(DType::F32))
         .allow_partial(false);
     let result = module
         .load_from(&mut store)
@@ -79,7 +82,7 @@ pub fn load_safetensors_warm<M: Module>(
     }
     let mut module = module;
     let mut store = SafetensorsStore::from_file(path)
-        .with_from_adapter(HalfPrecisionAdapter::new())
+        .with_from_adapter(FloatCastAdapter::to(DType::F32))
         .allow_partial(true);
     let result = module
         .load_from(&mut store)

@@ -1,0 +1,145 @@
+//! The desktop app shows a DHNet's router map as the blur map (not the kernel-derived one).
+//! Its own test binary: it points `DEBLUR_MODELS_DIR` at a temporary models folder holding a
+//! small random DHNet, before any other thread could read the variable.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use burn::module::Param;
+use burn::nn::conv::Conv2d;
+use burn::tensor::{Device, Distribution, Tensor};
+use deblur::app::{DeblurApp, Launch};
+use deblur::nets::card::{InferenceSection, ModelCard, ModelSection};
+use deblur::nets::dhnet::{DhNet, DhNetConfig};
+use deblur::nets::model::NetConfig;
+use deblur::nets::weights::save_safetensors;
+use egui_kittest::Harness;
+
+fn tiny_config() -> DhNetConfig {
+    DhNetConfig {
+        width: 8,
+        enc_blocks: vec![1, 1],
+        middle_blocks: 1,
+        dec_blocks: vec![1, 1],
+        ..DhNetConfig::small()
+    }
+}
+
+fn randomise(conv: &mut Conv2d) {
+    let w = conv.weight.val();
+    conv.weight = Param::from_tensor(Tensor::random(
+        w.dims(),
+        Distribution::Normal(0.0, 1.0),
+        &w.device(),
+    ));
+}
+
+/// Random routers, so the experts' weights (and the map) vary over the image.
+fn random_dhnet(device: &Device) -> DhNet {
+    let mut net = tiny_config().init(device);
+    for ddre in net.enc_ddre.iter_mut().chain(net.dec_ddre.iter_mut()) {
+        ddre.routers.iter_mut().for_each(randomise);
+    }
+    net
+}
+
+fn write_model(dir: &std::path::Path) {
+    let net = random_dhnet(&Device::flex());
+    save_safetensors(&net, &dir.join("dhnet-tiny.safetensors"), false).expect("weights");
+    let card = ModelCard {
+        model: ModelSection {
+            name: "dhnet-tiny".into(),
+            version: 1,
+            architecture: "dhnet".into(),
+            weights: "dhnet-tiny.safetensors".into(),
+            weights_sha256: String::new(),
+            storage_dtype: "f32".into(),
+            params: 0,
+            summary: "random DHNet for tests".into(),
+            licence: String::new(),
+        },
+        config: NetConfig::DhNet(tiny_config()),
+        inference: InferenceSection {
+            tile: 64,
+            overlap: 16,
+            pde_k: None,
+            pde_dt: None,
+        },
+        training: Default::default(),
+        data: Default::default(),
+        evaluation: Default::default(),
+    };
+    card.write(&dir.join("dhnet-tiny.toml")).expect("card");
+}
+
+#[test]
+fn a_dhnet_shows_its_router_map() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let models = dir.path().join("models");
+    std::fs::create_dir_all(&models).expect("mkdir");
+    write_model(&models);
+    // The only test in this binary, and no thread has started yet.
+    std::env::set_var("DEBLUR_MODELS_DIR", &models);
+
+    let photo = dir.path().join("photo.png");
+    image::RgbImage::from_fn(90, 70, |x, y| {
+        let v = ((x / 9 + y / 7) % 2 * 200 + 30) as u8;
+        image::Rgb([v, v / 2, 255 - v])
+    })
+    .save(&photo)
+    .expect("fixture");
+
+    if common::wgpu_device("gui router map").is_none() {
+        return;
+    }
+    let launch = Launch {
+        files: vec![photo],
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size([900.0, 600.0])
+        .wgpu()
+        .build_eframe(move |cc| DeblurApp::new(cc, launch));
+    h.state_mut().settings.model = "dhnet-tiny".into();
+    let start = Instant::now();
+    let mut asked = false;
+    while !h.state().doc.as_ref().is_some_and(|d| d.restored.is_some()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no result; notices: {:?}",
+            h.state()
+                .notices
+                .iter()
+                .map(|n| &n.text)
+                .collect::<Vec<_>>()
+        );
+        if !asked && h.state().doc.as_ref().is_some_and(|d| d.photo.is_some()) {
+            h.state_mut().run_deblur();
+            asked = true;
+        }
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    h.state_mut().settings.show_blur_map = true;
+    h.run_steps(3);
+    let doc = h.state().doc.as_ref().expect("document");
+    let map = doc
+        .blur_map
+        .as_ref()
+        .expect("the router map arrives with the result");
+    assert!(map.from_routers);
+    assert_eq!(map.source, "DHNet routers");
+    assert_eq!((map.map.width, map.map.height), (90, 70));
+    let (lo, hi) = tiny_config().degree_bounds();
+    assert!(map
+        .map
+        .values
+        .iter()
+        .all(|&d| d >= lo - 1e-4 && d <= hi + 1e-4));
+    assert!(map.max > map.min, "random routers give a varying map");
+    assert!(
+        !doc.kernels_running && doc.kernels.is_none(),
+        "a router map needs no kernel estimate"
+    );
+}
