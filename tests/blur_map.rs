@@ -171,6 +171,7 @@ fn the_map_says_where_it_came_from() {
                 middle_blocks: 1,
                 dec_blocks: vec![1],
                 pde: None,
+                fke: None,
             }
             .init(&device),
         ),

@@ -59,6 +59,7 @@ fn dhnet_recipe_trains_a_few_iterations() {
     let opts = TrainOptions {
         resume: false,
         stop_at: None,
+        continue_from: None,
     };
     train(&cfg, Device::flex(), &opts).expect("three iterations run");
     let ckpts = deblur::train::checkpoint::list(&out.join("checkpoints"));
@@ -69,6 +70,7 @@ fn dhnet_recipe_trains_a_few_iterations() {
     let resume = TrainOptions {
         resume: true,
         stop_at: None,
+        continue_from: None,
     };
     train(&cfg, Device::flex(), &resume).expect("resume");
 }

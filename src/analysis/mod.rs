@@ -1,4 +1,5 @@
 pub mod blurmap;
+pub mod feature_kernels;
 pub mod heatmap;
 pub mod psf;
 

@@ -89,8 +89,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             storage_dtype: if args.f32 { "f32" } else { "f16" }.into(),
             params: shipped.num_params(),
             summary: args.summary.clone().unwrap_or_else(|| {
-                let arch = match cfg.net {
+                let arch = match &cfg.net {
                     crate::nets::model::NetConfig::DhNet(_) => "DHNet",
+                    crate::nets::model::NetConfig::NafNet(c) if c.fke.is_some() => "DeepRFT (FKE)",
                     crate::nets::model::NetConfig::NafNet(_) => "NAFNet",
                 };
                 format!(
@@ -105,7 +106,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         inference: InferenceSection {
             pde_k: cfg.net.pde().map(|_| pde.k),
             pde_dt: cfg.net.pde().map(|_| pde.dt),
-            ..InferenceSection::default()
+            ..inference_defaults(&cfg.net)
         },
         training: table(vec![
             ("recipe", Value::String(args.config.display().to_string())),
@@ -131,6 +132,16 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             (
                 "wall_time_hours",
                 Value::Float((state.train_seconds / 3600.0 * 100.0).round() / 100.0),
+            ),
+            (
+                "optimizer_restarts",
+                Value::Array(
+                    state
+                        .optimizer_restarts
+                        .iter()
+                        .map(|&i| Value::Integer(i as i64))
+                        .collect(),
+                ),
             ),
         ]),
         data: table(vec![
@@ -178,6 +189,18 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     card.write(&card_path)?;
     println!("wrote {} and {}", weights.display(), card_path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Tile defaults of models.md §11.3: a DeepRFT's tiles are its FFT size.
+fn inference_defaults(net: &crate::nets::model::NetConfig) -> InferenceSection {
+    match net {
+        crate::nets::model::NetConfig::NafNet(c) if c.fke.is_some() => InferenceSection {
+            tile: c.fke.as_ref().map_or(256, |f| f.fft_size),
+            overlap: 64,
+            ..InferenceSection::default()
+        },
+        _ => InferenceSection::default(),
+    }
 }
 
 fn round(v: f64, digits: i32) -> f64 {

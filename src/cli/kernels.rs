@@ -11,6 +11,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::common::{prepare, IoArgs, ModelArgs};
+use crate::analysis::feature_kernels::{estimate_feature_kernels, feature_kernel_overlay, CAPTION};
 use crate::analysis::overlay::kernel_overlay;
 use crate::analysis::psf::{estimate_kernels, PsfOptions};
 use crate::engine::restore_photo;
@@ -32,6 +33,14 @@ pub struct KernelsArgs {
     /// Write every region's kernel and numbers as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// With a `deeprft-*` model: write the FKE's feature-level kernels per tile (its C
+    /// per-channel kernels and their mean, red positive, blue negative) over the photo (PNG).
+    /// They act on learned features and are not image PSFs.
+    #[arg(long, value_name = "PNG")]
+    pub feature_kernels: Option<PathBuf>,
+    /// With a `deeprft-*` model: write the feature-level kernels of every tile as JSON.
+    #[arg(long, value_name = "JSON")]
+    pub feature_kernels_json: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -72,14 +81,29 @@ struct RegionJson {
 }
 
 pub fn run(args: KernelsArgs) -> anyhow::Result<ExitCode> {
-    if args.output.is_none() && args.json.is_none() {
-        anyhow::bail!("nothing to write: give -o kernels.png and/or --json kernels.json");
+    let outputs = [
+        &args.output,
+        &args.json,
+        &args.feature_kernels,
+        &args.feature_kernels_json,
+    ];
+    if outputs.iter().all(|o| o.is_none()) {
+        anyhow::bail!(
+            "nothing to write: give -o kernels.png, --json kernels.json, --feature-kernels \
+             fk.png or --feature-kernels-json fk.json"
+        );
     }
-    for out in [&args.output, &args.json].into_iter().flatten() {
+    for out in outputs.into_iter().flatten() {
         crate::imaging::check_output_path(&args.input, out, args.io.overwrite)?;
     }
     let photo = load(&args.input, &args.io.load_options())?;
     let prepared = prepare(&args.model)?;
+    if args.feature_kernels.is_some() || args.feature_kernels_json.is_some() {
+        write_feature_kernels(&args, &photo, &prepared)?;
+        if args.output.is_none() && args.json.is_none() {
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let cancel = AtomicBool::new(false);
     let restored = restore_photo(
         &prepared.runner,
@@ -148,4 +172,77 @@ pub fn run(args: KernelsArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Serialize)]
+struct TileJson<'a> {
+    x: usize,
+    y: usize,
+    size: usize,
+    window: usize,
+    mean: &'a [f32],
+    channels: &'a [Vec<f32>],
+}
+
+#[derive(Serialize)]
+struct FeatureKernelsJson<'a> {
+    note: &'a str,
+    model: &'a str,
+    tiles: Vec<TileJson<'a>>,
+}
+
+/// The FKE's feature-level kernels (models.md §6.5), per tile of the model's FFT size.
+fn write_feature_kernels(
+    args: &KernelsArgs,
+    photo: &crate::imaging::Photo,
+    prepared: &crate::engine::prepare::Prepared,
+) -> anyhow::Result<()> {
+    let name = &prepared.model.card.model.name;
+    let tiles = estimate_feature_kernels(
+        &prepared.runner.net,
+        &photo.rgb,
+        photo.width,
+        photo.height,
+        prepared.tiles.tile,
+        args.window,
+        &prepared.runner.device,
+    )
+    .ok_or_else(|| {
+        anyhow::anyhow!("model `{name}` has no Fourier Kernel Estimator (try a deeprft-* model)")
+    })?
+    .map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
+    println!(
+        "{}: feature-level kernels of {} tiles of {} px",
+        args.input.display(),
+        tiles.len(),
+        prepared.tiles.tile
+    );
+    if let Some(path) = &args.feature_kernels {
+        let img = feature_kernel_overlay(&photo.rgb, photo.width, photo.height, &tiles);
+        let mut bytes = Vec::new();
+        img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .context("encoding the feature-kernel picture")?;
+        crate::util::write_atomically(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.feature_kernels_json {
+        let doc = FeatureKernelsJson {
+            note: CAPTION,
+            model: name,
+            tiles: tiles
+                .iter()
+                .map(|t| TileJson {
+                    x: t.x,
+                    y: t.y,
+                    size: t.size,
+                    window: t.window,
+                    mean: &t.mean,
+                    channels: &t.channels,
+                })
+                .collect(),
+        };
+        crate::util::write_atomically(path, serde_json::to_string_pretty(&doc)?.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(())
 }

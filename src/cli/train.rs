@@ -19,6 +19,11 @@ pub struct TrainArgs {
     /// Stop after this iteration (the learning-rate schedule still spans the whole run).
     #[arg(long)]
     pub stop_at: Option<u64>,
+    /// Go on from a released model card (e.g. models/nafnet-s.toml) when the run folder
+    /// holds no checkpoint: its weights and iteration count, with a fresh optimiser state.
+    /// With --resume, a checkpoint in the run folder wins.
+    #[arg(long, value_name = "CARD")]
+    pub continue_from: Option<PathBuf>,
     /// Where to train: `cpu` (burn's flex backend) or `gpu` (wgpu).
     #[arg(long, value_enum, default_value_t = DeviceChoice::Cpu)]
     pub device: DeviceChoice,
@@ -39,6 +44,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<ExitCode> {
         &TrainOptions {
             resume: args.resume,
             stop_at: args.stop_at,
+            continue_from: args.continue_from,
         },
     )?;
     Ok(ExitCode::SUCCESS)

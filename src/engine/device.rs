@@ -77,6 +77,12 @@ fn init_wgpu() -> Result<ComputeDevice, EngineError> {
         .map_err(EngineError::Device)
 }
 
+/// The wgpu device and queue burn was registered on in this process, if any (our own WGSL
+/// pipelines run there).
+pub fn registered_wgpu() -> Option<(wgpu::Device, wgpu::Queue)> {
+    WGPU.get()?.as_ref().ok()?.wgpu.clone()
+}
+
 /// Runs burn on a wgpu device the application already owns (the GUI's), so textures, tensors
 /// and our WGSL pipelines share one device and queue. Must come before any other wgpu use of
 /// the engine; returns the device that was registered first otherwise.

@@ -2,6 +2,7 @@
 
 use super::device::ComputeDevice;
 use super::runner::{NetRunner, TileSettings};
+use crate::nets::fke::SpectralPath;
 use crate::nets::registry::{load_model, LoadedModel};
 
 /// A loaded model on its device, with the tile settings to use.
@@ -34,7 +35,12 @@ pub fn prepare_on(
     );
     Ok(Prepared {
         runner: NetRunner {
-            net: model.net.clone(),
+            // The FKE's transforms: the WGSL FFT beside burn on a GPU, rustfft on the CPU.
+            net: model.net.clone().with_spectral_path(if device.is_gpu {
+                SpectralPath::Wgsl
+            } else {
+                SpectralPath::Cpu
+            }),
             device: device.device.clone(),
             pde: model.card.inference.pde_run(),
         },

@@ -194,6 +194,17 @@ struct GlobalPipelines {
 }
 
 /// Compiled FFT pipelines and the twiddle table.
+/// The shader on the wgpu device burn was registered on in this process, built on first use;
+/// `None` while burn runs on no wgpu device.
+pub fn shared() -> Option<&'static FftShader> {
+    static SHADER: std::sync::OnceLock<FftShader> = std::sync::OnceLock::new();
+    if let Some(s) = SHADER.get() {
+        return Some(s);
+    }
+    let (device, queue) = crate::engine::device::registered_wgpu()?;
+    Some(SHADER.get_or_init(|| FftShader::new(&device, &queue)))
+}
+
 pub struct FftShader {
     device: wgpu::Device,
     queue: wgpu::Queue,

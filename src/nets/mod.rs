@@ -3,6 +3,7 @@
 pub mod blocks;
 pub mod card;
 pub mod dhnet;
+pub mod fke;
 pub mod model;
 pub mod nafnet;
 pub mod pde;

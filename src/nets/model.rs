@@ -68,6 +68,7 @@ impl NetConfig {
     pub fn architecture(&self) -> &'static str {
         match self {
             Self::NafNet(c) if c.pde.is_some() => "nafnet+pde",
+            Self::NafNet(c) if c.fke.is_some() => "deeprft",
             Self::NafNet(_) => "nafnet",
             Self::DhNet(_) => "dhnet",
         }
@@ -92,6 +93,15 @@ impl NetConfig {
         match self {
             Self::NafNet(c) => c.pad_multiple(),
             Self::DhNet(c) => c.pad_multiple(),
+        }
+    }
+
+    /// Key prefix of the parameters this network adds to the one it warm-starts from
+    /// (`init_from` in a recipe): the PDE layers or the FKE.
+    pub fn added_prefix(&self) -> &'static str {
+        match self {
+            Self::NafNet(c) if c.fke.is_some() => "fke.",
+            _ => "pde_layers.",
         }
     }
 
@@ -175,6 +185,19 @@ impl Net {
         }
     }
 
+    /// Where the FKE's spectral transforms run (`deeprft-*`; no effect on other networks).
+    pub fn with_spectral_path(self, path: super::fke::SpectralPath) -> Self {
+        match self {
+            Self::NafNet(n) => Self::NafNet(n.with_spectral_path(path)),
+            other => other,
+        }
+    }
+
+    /// Whether the network has a Fourier Kernel Estimator (and so feature-level kernels).
+    pub fn has_fke(&self) -> bool {
+        matches!(self, Self::NafNet(n) if n.fke.is_some())
+    }
+
     /// Whether the network has routers (and so gives a blur-degree map).
     pub fn has_routers(&self) -> bool {
         matches!(self, Self::DhNet(_))
@@ -232,11 +255,45 @@ impl Net {
 pub trait Restore {
     /// `[N,3,H,W]` → restored, with the PDE statistics of `*-pde` models.
     fn restore(&self, x: Tensor<4>, pde: PdeRun) -> (Tensor<4>, Option<PdeStats>);
+
+    /// Every image output the training loss averages over: the restored image, and for
+    /// `deeprft-*` also the backbone's auxiliary estimate (models.md §6.6).
+    fn restore_for_training(
+        &self,
+        x: Tensor<4>,
+        pde: PdeRun,
+    ) -> (Vec<Tensor<4>>, Option<PdeStats>) {
+        let (y, stats) = self.restore(x, pde);
+        (vec![y], stats)
+    }
+
+    /// Completes a warm start from a smaller network's weights (the FKE's pass-through, §6.3).
+    fn after_warm_start(self) -> Self
+    where
+        Self: Sized,
+    {
+        self
+    }
 }
 
 impl Restore for NafNet {
     fn restore(&self, x: Tensor<4>, pde: PdeRun) -> (Tensor<4>, Option<PdeStats>) {
         self.forward_pde(x, pde)
+    }
+
+    fn restore_for_training(
+        &self,
+        x: Tensor<4>,
+        pde: PdeRun,
+    ) -> (Vec<Tensor<4>>, Option<PdeStats>) {
+        let (out, stats) = self.forward_all(x, pde);
+        let mut images = vec![out.image];
+        images.extend(out.aux);
+        (images, stats)
+    }
+
+    fn after_warm_start(self) -> Self {
+        self.warm_start_fke()
     }
 }
 

@@ -7,6 +7,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{conv1x1, conv3x3, NafBlock};
+use super::fke::{fft_len, Fke, FkeConfig, SpectralPath};
 use super::pde::{PdeConfig, PdeLayer, PdeStats};
 
 /// Architecture hyper-parameters of a NAFNet (the `[config]` table of a model card).
@@ -19,6 +20,10 @@ pub struct NafNetConfig {
     /// PDE global layers at the bottleneck (`*-pde` models, models.md §4.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pde: Option<PdeConfig>,
+    /// Fourier Kernel Estimator at the tail of the full-resolution decoder (`deeprft-*`
+    /// models, models.md §6.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fke: Option<FkeConfig>,
 }
 
 impl NafNetConfig {
@@ -30,6 +35,15 @@ impl NafNetConfig {
             middle_blocks: 1,
             dec_blocks: vec![1, 1, 1, 1],
             pde: None,
+            fke: None,
+        }
+    }
+
+    /// `deeprft-s`: `nafnet-s` with the FKE at the tail of the decoder (1,267,942 params).
+    pub fn small_fke() -> Self {
+        Self {
+            fke: Some(FkeConfig::default()),
+            ..Self::small()
         }
     }
 
@@ -49,6 +63,7 @@ impl NafNetConfig {
             middle_blocks: 1,
             dec_blocks: vec![1, 1, 1, 1],
             pde: None,
+            fke: None,
         }
     }
 
@@ -99,6 +114,9 @@ impl NafNetConfig {
             p *= 4;
             total += n as u64 * block(c, p);
         }
+        if let Some(fke) = &self.fke {
+            total += fke.macs(self.width, h, w);
+        }
         total
     }
 
@@ -134,6 +152,7 @@ impl NafNetConfig {
         NafNet {
             intro: conv3x3(3, self.width, 1, device),
             pde_layers,
+            fke: self.fke.as_ref().map(|f| Fke::new(self.width, f, device)),
             encoders,
             downs,
             middle_blks,
@@ -156,6 +175,19 @@ pub struct NafNet {
     pub ending: Conv2d,
     /// Empty unless the model has PDE layers; adds no keys then, so NAFNet files still load.
     pub pde_layers: Vec<PdeLayer>,
+    /// The Fourier Kernel Estimator of `deeprft-*` models (keys `fke.*`); none otherwise.
+    pub fke: Option<Fke>,
+}
+
+/// Everything one forward pass of a NAFNet computes besides the PDE statistics.
+pub struct NafOutputs {
+    /// The model's output: the FKE's for `deeprft-*`, else `ending(F) + B`.
+    pub image: Tensor<4>,
+    /// `deeprft-*` only: the backbone's own `ending(F) + B` (an auxiliary training output).
+    pub aux: Option<Tensor<4>>,
+    /// `deeprft-*` only: the FKE's per-channel OTF `(re, im)`, `[N,C,H',W'/2+1]` at the
+    /// power-of-two size `H' × W'` the input was padded to.
+    pub otf: Option<(Tensor<4>, Tensor<4>)>,
 }
 
 /// How the PDE layers integrate: `k` steps of `dt` with the CFL limit (from the model card).
@@ -193,18 +225,26 @@ impl NafNet {
         self.encoders.len()
     }
 
-    /// Runs the network on `[N,3,H,W]` sRGB input of any size; the output has the same size.
+    /// Runs the network on `[N,3,H,W]` sRGB input of any size; the outputs have the same size.
     /// `bottleneck` transforms the deepest features (the PDE layers of `*-pde` models).
-    pub fn forward_with(
+    ///
+    /// Padding: zeros on the right and bottom to the U-Net's multiple (the official models'
+    /// rule); with an FKE, edge replication to the next power of two instead (§6.3), since
+    /// the FFT needs it and a replicated border adds no false edge to the circular transform.
+    pub fn forward_parts(
         &self,
         inp: Tensor<4>,
         bottleneck: impl FnOnce(Tensor<4>) -> Tensor<4>,
-    ) -> Tensor<4> {
+    ) -> NafOutputs {
         let [_, _, h, w] = inp.dims();
-        let m = 1usize << self.levels();
-        let (ph, pw) = ((m - h % m) % m, (m - w % m) % m);
+        let (ph, pw, mode) = if self.fke.is_some() {
+            (fft_len(h) - h, fft_len(w) - w, PadMode::Edge)
+        } else {
+            let m = 1usize << self.levels();
+            ((m - h % m) % m, (m - w % m) % m, PadMode::Constant(0.0))
+        };
         let padded = if ph + pw > 0 {
-            inp.pad([(0, ph), (0, pw)], PadMode::Constant(0.0))
+            inp.pad([(0, ph), (0, pw)], mode)
         } else {
             inp
         };
@@ -233,13 +273,46 @@ impl NafNet {
                 x = b.forward(x);
             }
         }
-        let out = self.ending.forward(x) + padded;
-        if ph + pw > 0 {
-            let n = out.dims()[0];
-            out.slice([0..n, 0..3, 0..h, 0..w])
-        } else {
-            out
+        let crop = |t: Tensor<4>| {
+            if ph + pw > 0 {
+                let n = t.dims()[0];
+                t.slice([0..n, 0..3, 0..h, 0..w])
+            } else {
+                t
+            }
+        };
+        match &self.fke {
+            None => NafOutputs {
+                image: crop(self.ending.forward(x) + padded),
+                aux: None,
+                otf: None,
+            },
+            Some(fke) => {
+                let aux = self.ending.forward(x.clone()) + padded.clone();
+                let out = fke.forward(x, padded);
+                NafOutputs {
+                    image: crop(out.image),
+                    aux: Some(crop(aux)),
+                    otf: Some((out.otf_re, out.otf_im)),
+                }
+            }
         }
+    }
+
+    /// Where the FKE's transforms run (no effect without an FKE).
+    pub fn with_spectral_path(mut self, path: SpectralPath) -> Self {
+        if let Some(fke) = self.fke.as_mut() {
+            fke.path = path;
+        }
+        self
+    }
+
+    /// After a warm start from a plain NAFNet: make the FKE reproduce the backbone (§6.3).
+    pub fn warm_start_fke(mut self) -> Self {
+        if let Some(fke) = self.fke.take() {
+            self.fke = Some(fke.warm_start(&self.ending));
+        }
+        self
     }
 
     /// Restores `[N,3,H,W]`; PDE layers (if any) run with the inference schedule.
@@ -250,8 +323,14 @@ impl NafNet {
     /// Like [`forward`](Self::forward) with an explicit PDE schedule, returning the CFL
     /// statistics summed over the layers.
     pub fn forward_pde(&self, inp: Tensor<4>, run: PdeRun) -> (Tensor<4>, Option<PdeStats>) {
+        let (out, stats) = self.forward_all(inp, run);
+        (out.image, stats)
+    }
+
+    /// All outputs of a forward pass with an explicit PDE schedule.
+    pub fn forward_all(&self, inp: Tensor<4>, run: PdeRun) -> (NafOutputs, Option<PdeStats>) {
         let mut stats: Option<PdeStats> = None;
-        let out = self.forward_with(inp, |mut x| {
+        let out = self.forward_parts(inp, |mut x| {
             for layer in &self.pde_layers {
                 let (y, s) = layer.forward(x, run.k, run.dt, run.cfl);
                 x = y;
@@ -314,6 +393,57 @@ mod tests {
     }
 
     #[test]
+    fn deeprft_s_has_the_specified_size() {
+        let cfg = NafNetConfig::small_fke();
+        assert_eq!(cfg.init(&Device::flex()).num_params(), 1_267_942);
+        let g = cfg.macs(256, 256) as f64 / 1e9;
+        assert!((g - 1.78).abs() < 0.005, "{g}");
+    }
+
+    #[test]
+    fn warm_started_deeprft_reproduces_its_backbone() {
+        // §6.3: with nafnet's weights and the FKE's pass-through, the model's output equals
+        // the plain NAFNet's (on power-of-two sizes, where the two pad rules agree), and the
+        // auxiliary output is that same image. Odd sizes keep their size.
+        let device = Device::flex();
+        let small = |fke| NafNetConfig {
+            width: 8,
+            enc_blocks: vec![1, 1],
+            middle_blocks: 1,
+            dec_blocks: vec![1, 1],
+            pde: None,
+            fke,
+        };
+        let mut naf = small(None).init(&device);
+        // Non-zero block gates, so the backbone is not the identity.
+        for b in naf
+            .encoders
+            .iter_mut()
+            .chain(naf.decoders.iter_mut())
+            .flatten()
+        {
+            b.beta = b
+                .beta
+                .clone()
+                .map(|t| t.random_like(Distribution::Normal(0.0, 0.5)));
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("naf.safetensors");
+        crate::nets::weights::save_safetensors(&naf, &path, false).expect("save");
+        let rft = small(Some(FkeConfig::default())).init(&device);
+        let rft = crate::nets::weights::load_safetensors_warm(rft, &path, "fke.")
+            .expect("warm start")
+            .warm_start_fke();
+        let x = Tensor::<4>::random([1, 3, 64, 32], Distribution::Uniform(0.0, 1.0), &device);
+        let (out, _) = rft.forward_all(x.clone(), PdeRun::default());
+        let diff = |a: Tensor<4>, b: Tensor<4>| (a - b).abs().max().into_scalar::<f32>();
+        assert!(diff(out.image.clone(), naf.forward(x.clone())) < 1e-5);
+        assert!(diff(out.image, out.aux.expect("aux output")) < 1e-5);
+        let odd = Tensor::<4>::random([1, 3, 37, 53], Distribution::Uniform(0.0, 1.0), &device);
+        assert_eq!(rft.forward(odd).dims(), [1, 3, 37, 53]);
+    }
+
+    #[test]
     fn fresh_network_keeps_any_size() {
         let device = Device::flex();
         let net = NafNetConfig {
@@ -322,6 +452,7 @@ mod tests {
             middle_blocks: 1,
             dec_blocks: vec![1, 1],
             pde: None,
+            fke: None,
         }
         .init(&device);
         let x = Tensor::<4>::random([1, 3, 37, 53], Distribution::Uniform(0.0, 1.0), &device);

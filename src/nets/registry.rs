@@ -24,17 +24,19 @@ pub fn builtin_config(name: &str) -> Option<NetConfig> {
         "nafnet-64" => NafNetConfig::gopro(64).into(),
         "dhnet-s" => DhNetConfig::small().into(),
         "dhnet-32" => DhNetConfig::wide32().into(),
+        "deeprft-s" => NafNetConfig::small_fke().into(),
         _ => return None,
     })
 }
 
-pub const BUILTIN_NAMES: [&str; 6] = [
+pub const BUILTIN_NAMES: [&str; 7] = [
     "nafnet-s",
     "nafnet-s-pde",
     "nafnet-32",
     "nafnet-64",
     "dhnet-s",
     "dhnet-32",
+    "deeprft-s",
 ];
 
 /// Where model cards and weights live: `$DEBLUR_MODELS_DIR`, then `models/` beside the
@@ -104,20 +106,26 @@ pub fn list_models(dir: &Path) -> Vec<ModelEntry> {
                 name: name.to_string(),
                 architecture: config.architecture().into(),
                 params: config.init(&Device::flex()).num_params(),
-                summary: match config {
-                    NetConfig::DhNet(_) => {
-                        "architecture only: no weights installed (train one: train/dhnet-s.toml)"
-                    }
-                    NetConfig::NafNet(_) => {
-                        "architecture only: no weights installed (import an official .pth or train one)"
-                    }
-                }
-                .into(),
+                summary: if recipe_exists(name) {
+                    format!(
+                        "architecture only: no weights installed (train one: train/{name}.toml)"
+                    )
+                } else {
+                    "architecture only: no weights installed (import an official .pth or train one)"
+                        .into()
+                },
                 card_path: None,
             });
         }
     }
     entries
+}
+
+/// Whether the source tree has a training recipe for `name`.
+fn recipe_exists(name: &str) -> bool {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("train/{name}.toml"))
+        .is_file()
 }
 
 /// Resolves `--model`: a registry name, a card (`.toml`), our weights (`.safetensors`, with
@@ -180,7 +188,7 @@ pub fn architecture_of(config: &NetConfig) -> &'static str {
 }
 
 /// Architectures this build can run.
-pub const ARCHITECTURES: [&str; 3] = ["nafnet", "nafnet+pde", "dhnet"];
+pub const ARCHITECTURES: [&str; 4] = ["nafnet", "nafnet+pde", "dhnet", "deeprft"];
 
 fn load_card(card_path: &Path, device: &Device) -> Result<LoadedModel, NetError> {
     let card = ModelCard::read(card_path)?;
@@ -309,7 +317,7 @@ mod tests {
         let expected: Vec<f32> = net
             .forward_image(x.clone())
             .into_data()
-            .to_vec()
+            .try_to_vec()
             .expect("f32");
         for (half, tolerance) in [(false, 1e-6f32), (true, 1e-2)] {
             let card_path = dir.path().join("tiny.toml");
@@ -324,7 +332,7 @@ mod tests {
                 .net
                 .forward_image(x.clone())
                 .into_data()
-                .to_vec()
+                .try_to_vec()
                 .expect("f32 output");
             let diff = got
                 .iter()

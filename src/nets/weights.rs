@@ -157,6 +157,7 @@ pub fn official_config(path: &Path) -> Result<NafNetConfig, NetError> {
         middle_blocks,
         dec_blocks,
         pde: None,
+        fke: None,
     };
     config
         .validate()

@@ -17,6 +17,58 @@ pub struct CheckpointState {
     pub train_seconds: f64,
     /// Registry name of the model, to refuse resuming a different run.
     pub name: String,
+    /// Iterations at which the run went on from released weights with a fresh optimiser
+    /// state (the checkpoint itself was lost with the machine that held it).
+    #[serde(default)]
+    pub optimizer_restarts: Vec<u64>,
+}
+
+/// Where a run stands according to a released model card: weights and cursor, without the
+/// optimiser state (which is not released). `deblur train --continue-from` starts there.
+#[derive(Clone, Debug)]
+pub struct Released {
+    pub weights: PathBuf,
+    pub state: CheckpointState,
+}
+
+/// Reads the cursor of a model card written by `deblur export`: `training.iterations_done`,
+/// `training.wall_time_hours` and earlier `training.optimizer_restarts`.
+pub fn released(card_path: &Path) -> anyhow::Result<Released> {
+    let card = crate::nets::card::ModelCard::read(card_path)?;
+    let t = &card.training;
+    let iter = t
+        .get("iterations_done")
+        .and_then(toml::Value::as_integer)
+        .and_then(|i| u64::try_from(i).ok())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{}: no `training.iterations_done`, so the run cannot go on from it",
+                card_path.display()
+            )
+        })?;
+    let hours = t
+        .get("wall_time_hours")
+        .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)))
+        .unwrap_or(0.0);
+    let mut restarts: Vec<u64> = t
+        .get("optimizer_restarts")
+        .and_then(toml::Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_integer().and_then(|i| u64::try_from(i).ok()))
+                .collect()
+        })
+        .unwrap_or_default();
+    restarts.push(iter);
+    Ok(Released {
+        weights: card.weights_path(card_path),
+        state: CheckpointState {
+            iter,
+            train_seconds: hours * 3600.0,
+            name: card.model.name,
+            optimizer_restarts: restarts,
+        },
+    })
 }
 
 fn dir_for(root: &Path, iter: u64) -> PathBuf {

@@ -16,6 +16,8 @@ pub enum Architecture {
     Nafnet,
     /// DHNet (models.md §5).
     Dhnet,
+    /// NAFNet with the Fourier Kernel Estimator (`[net.fke]`, models.md §6).
+    Deeprft,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -150,6 +152,10 @@ impl TrainConfig {
                 LossTerm::new(LossKind::Edge, 0.05),
                 LossTerm::new(LossKind::Frequency, 0.01),
             ],
+            Architecture::Deeprft => vec![
+                LossTerm::new(LossKind::L1, 1.0),
+                LossTerm::new(LossKind::Frequency, 0.01),
+            ],
         }
     }
 
@@ -200,9 +206,16 @@ impl TrainConfig {
 
     pub fn validate(&self) -> Result<(), String> {
         match (self.architecture, &self.net) {
-            (Architecture::Nafnet, NetConfig::NafNet(_))
-            | (Architecture::Dhnet, NetConfig::DhNet(_)) => {}
-            (Architecture::Nafnet, NetConfig::DhNet(_)) => {
+            (Architecture::Nafnet, NetConfig::NafNet(c)) if c.fke.is_none() => {}
+            (Architecture::Deeprft, NetConfig::NafNet(c)) if c.fke.is_some() => {}
+            (Architecture::Dhnet, NetConfig::DhNet(_)) => {}
+            (Architecture::Nafnet, NetConfig::NafNet(_)) => {
+                return Err("[net.fke] describes a DeepRFT: set architecture = \"deeprft\"".into())
+            }
+            (Architecture::Deeprft, _) => {
+                return Err("architecture = \"deeprft\" needs a NAFNet [net] with [net.fke]".into())
+            }
+            (_, NetConfig::DhNet(_)) => {
                 return Err("[net] describes a DHNet: set architecture = \"dhnet\"".into())
             }
             (Architecture::Dhnet, NetConfig::NafNet(_)) => {
@@ -228,6 +241,24 @@ impl TrainConfig {
                 return Err(format!(
                     "stage {s:?}: batch must be > 0 and crop a multiple of {m}"
                 ));
+            }
+        }
+        if let NetConfig::NafNet(c) = &self.net {
+            if let (Some(fke), Some(last)) = (&c.fke, self.schedule.stages.last()) {
+                if self
+                    .schedule
+                    .stages
+                    .iter()
+                    .any(|s| !s.crop.is_power_of_two())
+                {
+                    return Err("a DeepRFT trains on power-of-two crops (its FFT size)".into());
+                }
+                if last.crop != fke.fft_size {
+                    return Err(format!(
+                        "net.fke.fft_size {} must equal the last stage's crop {} (models.md §6.3)",
+                        fke.fft_size, last.crop
+                    ));
+                }
             }
         }
         if self.net.pde().is_some() && self.pde_schedule.is_empty() {

@@ -1,4 +1,4 @@
-//! Training losses (models.md §10.1): PSNRLoss, Charbonnier, Edge and Frequency, combined
+//! Training losses (models.md §10.1): PSNRLoss, L1, Charbonnier, Edge and Frequency, combined
 //! with the weights a recipe gives.
 
 use burn::tensor::module::conv2d;
@@ -15,6 +15,11 @@ pub fn psnr_loss(pred: Tensor<4>, gt: Tensor<4>) -> Tensor<1> {
         .reshape([n, c * h * w])
         .mean_dim(1);
     (mse + 1e-8).log().mean() * (10.0 / std::f64::consts::LN_10)
+}
+
+/// L1: `mean |pred − gt|`.
+pub fn l1(pred: Tensor<4>, gt: Tensor<4>) -> Tensor<1> {
+    (pred - gt).abs().mean()
 }
 
 /// ε of the Charbonnier and Edge losses.
@@ -126,6 +131,7 @@ pub fn frequency_loss(pred: Tensor<4>, gt: Tensor<4>) -> Tensor<1> {
 #[serde(rename_all = "lowercase")]
 pub enum LossKind {
     Psnr,
+    L1,
     Charbonnier,
     Edge,
     Frequency,
@@ -151,6 +157,7 @@ pub fn total_loss(terms: &[LossTerm], pred: Tensor<4>, gt: Tensor<4>) -> Tensor<
         let (p, g) = (pred.clone(), gt.clone());
         let value = match t.kind {
             LossKind::Psnr => psnr_loss(p, g),
+            LossKind::L1 => l1(p, g),
             LossKind::Charbonnier => charbonnier(p, g),
             LossKind::Edge => edge_loss(p, g),
             LossKind::Frequency => frequency_loss(p, g),

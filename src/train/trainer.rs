@@ -4,7 +4,7 @@
 //! existed resume unchanged.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -114,6 +114,8 @@ pub struct TrainOptions {
     pub resume: bool,
     /// Stop after this iteration (the cosine schedule still spans the planned total).
     pub stop_at: Option<u64>,
+    /// A released model card to go on from when the run folder holds no checkpoint.
+    pub continue_from: Option<PathBuf>,
 }
 
 /// Trains until the planned iterations (or `stop_at`), checkpointing on the way and on Ctrl-C.
@@ -188,7 +190,8 @@ fn train_loop<M: Module + Restore>(
         base_device,
     } = data;
     if let Some(init) = &cfg.init_from {
-        model = crate::nets::weights::load_safetensors_warm(model, init, "pde_layers.")?;
+        model = crate::nets::weights::load_safetensors_warm(model, init, cfg.net.added_prefix())?
+            .after_warm_start();
         tracing::info!("initialised from {}", init.display());
     }
     let mut optim = optimizer(cfg);
@@ -196,7 +199,9 @@ fn train_loop<M: Module + Restore>(
         iter: 0,
         train_seconds: 0.0,
         name: cfg.name.clone(),
+        optimizer_restarts: Vec::new(),
     };
+    let mut resumed = false;
     if opts.resume {
         match checkpoint::load_latest(&ckpt_dir, model.clone(), optim.clone())? {
             Some((m, o, s)) => {
@@ -210,13 +215,32 @@ fn train_loop<M: Module + Restore>(
                 }
                 tracing::info!("resuming {} at iteration {}", cfg.name, s.iter);
                 (model, optim, state) = (m, o, s);
+                resumed = true;
             }
-            None => tracing::info!("no checkpoint in {}: starting fresh", ckpt_dir.display()),
+            None => tracing::info!("no checkpoint in {}", ckpt_dir.display()),
         }
     } else if !checkpoint::list(&ckpt_dir).is_empty() {
         anyhow::bail!(
             "{} already holds checkpoints: pass --resume to continue, or choose another run.out_dir",
             ckpt_dir.display()
+        );
+    }
+    if let (false, Some(card)) = (resumed, &opts.continue_from) {
+        let released = checkpoint::released(card)?;
+        if released.state.name != cfg.name {
+            anyhow::bail!(
+                "{} is the card of `{}`, not of `{}`",
+                card.display(),
+                released.state.name,
+                cfg.name
+            );
+        }
+        model = crate::nets::weights::load_safetensors(model, &released.weights)?;
+        state = released.state;
+        tracing::info!(
+            "going on from {} at iteration {} with a fresh optimiser state",
+            released.weights.display(),
+            state.iter
         );
     }
 
@@ -257,8 +281,14 @@ fn train_loop<M: Module + Restore>(
         let step_start = Instant::now();
         data_secs += (step_start - data_start).as_secs_f64();
         let pde = cfg.pde_at(state.iter);
-        let (pred, pde_stats) = model.restore(blur, pde);
-        let loss = total_loss(terms, pred, sharp);
+        let (preds, pde_stats) = model.restore_for_training(blur, pde);
+        let outputs = preds.len() as f64;
+        let loss = preds
+            .into_iter()
+            .map(|pred| total_loss(terms, pred, sharp.clone()))
+            .reduce(|a, b| a + b)
+            .map(|sum| sum / outputs)
+            .ok_or_else(|| anyhow::anyhow!("the network returned no output"))?;
         let loss_value: f32 = loss.clone().into_scalar::<f32>();
         if !loss_value.is_finite() {
             anyhow::bail!(
