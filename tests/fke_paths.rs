@@ -9,7 +9,7 @@
 mod common;
 
 use burn::tensor::{Distribution, Tensor, TensorData};
-use deblur::nets::fke::{irfft2, rfft2, SpectralPath};
+use deblur::nets::fke::{irfft2, rfft2, KernelPath};
 
 fn host(t: Tensor<4>) -> Vec<f32> {
     t.into_data()
@@ -38,9 +38,9 @@ fn spectral_multiply_agrees_on_all_three_paths() {
         let x = uni([n, c, h, w]);
         let ore = uni([n, c, h, w / 2 + 1]);
         let oim = uni([n, c, h, w / 2 + 1]);
-        let run = |p: SpectralPath| host(p.spectral_multiply(x.clone(), ore.clone(), oim.clone()));
-        let reference = run(SpectralPath::Cpu);
-        for path in [SpectralPath::Tensor, SpectralPath::Wgsl] {
+        let run = |p: KernelPath| host(p.spectral_multiply(x.clone(), ore.clone(), oim.clone()));
+        let reference = run(KernelPath::Cpu);
+        for path in [KernelPath::Tensor, KernelPath::Wgsl] {
             let got = run(path);
             let rel = rel_l2(&got, &reference);
             let max = common::max_abs_diff(&got, &reference);
@@ -61,7 +61,7 @@ fn wgsl_transforms_match_burn_signal() {
     for (c, h, w) in [(3, 8, 8), (2, 32, 128), (1, 256, 256), (1, 1024, 1024)] {
         let x = Tensor::<4>::random([1, c, h, w], Distribution::Uniform(-1.0, 1.0), &device);
         let (bre, bim) = rfft2(x.clone());
-        let (wre, wim) = SpectralPath::Wgsl.rfft2(x.clone());
+        let (wre, wim) = KernelPath::Wgsl.rfft2(x.clone());
         let want: Vec<f32> = host(bre.clone())
             .into_iter()
             .chain(host(bim.clone()))
@@ -84,6 +84,6 @@ fn wgsl_transforms_match_burn_signal() {
         &device,
     );
     let ones = Tensor::<4>::ones([1, 1, 64, 33], &device);
-    let y = host(SpectralPath::Wgsl.spectral_multiply(x.clone(), ones.clone(), ones.zeros_like()));
+    let y = host(KernelPath::Wgsl.spectral_multiply(x.clone(), ones.clone(), ones.zeros_like()));
     assert!(common::max_abs_diff(&y, &host(x)) <= 1e-5);
 }

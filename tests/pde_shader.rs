@@ -58,3 +58,58 @@ fn shader_matches_the_cpu_reference() {
         }
     }
 }
+
+/// The PDE layer on one wgpu device with its three integration paths: burn's tensor ops (the
+/// training path), the WGSL shader (GPU inference) and the CPU reference (CPU inference).
+/// Coefficient scales are raised from their 0.01 initialisation so that the velocities reach
+/// the CFL limit and the clamp is exercised; γ is non-zero so the layer is not the identity.
+#[test]
+fn layer_paths_agree_with_burn_tensor_ops() {
+    use burn::module::Param;
+    use burn::tensor::{Distribution, Tensor};
+    use deblur::nets::kernel_path::KernelPath;
+    use deblur::nets::pde::{PdeConfig, PdeLayer};
+
+    let Some(device) = common::wgpu_device("pde_shader") else {
+        return;
+    };
+    assert!(
+        deblur::gpu::pde::shared().is_some(),
+        "the PDE shader must find burn's registered wgpu device"
+    );
+    let host = |t: Tensor<4>| -> Vec<f32> { t.into_data().try_to_vec().expect("f32") };
+    let mut clamped_anywhere = 0.0f32;
+    for (c, h, w) in [(256, 16, 16), (3, 7, 5), (8, 33, 20)] {
+        let cfg = PdeConfig {
+            coef_scale_init: 2.0,
+            ..PdeConfig::default()
+        };
+        let mut layer = PdeLayer::new(c, &cfg, &device);
+        let normal = |p: &Param<Tensor<4>>, s: f64| {
+            p.clone()
+                .map(|t| t.random_like(Distribution::Normal(0.0, s)))
+        };
+        layer.gamma = normal(&layer.gamma, 1.0);
+        layer.dx_bias = normal(&layer.dx_bias, 0.2);
+        let f = Tensor::<4>::random([1, c, h, w], Distribution::Uniform(-1.0, 1.0), &device);
+        for k in [1usize, 3, 5] {
+            let dt = 1.0 / k as f64;
+            layer.path = KernelPath::Tensor;
+            let (want, want_stats) = layer.forward(f.clone(), k, dt, 0.9);
+            let want = host(want);
+            let want_clamped = want_stats.clamped.into_scalar::<f32>();
+            clamped_anywhere += want_clamped;
+            let scale = 1.0 + want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            for path in [KernelPath::Wgsl, KernelPath::Cpu] {
+                layer.path = path;
+                let (got, stats) = layer.forward(f.clone(), k, dt, 0.9);
+                let err = common::max_abs_diff(&host(got), &want) / scale;
+                eprintln!("{path:?} C={c} {h}x{w} K={k}: max error {err:.2e} of 1 + max|H|");
+                assert!(err <= 1e-4, "{path:?} C={c} {h}x{w} K={k}: {err}");
+                let clamped = stats.clamped.into_scalar::<f32>();
+                assert_eq!(clamped, want_clamped, "{path:?}: CFL clamp count");
+            }
+        }
+    }
+    assert!(clamped_anywhere > 0.0, "the cases must reach the CFL limit");
+}

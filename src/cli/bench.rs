@@ -9,6 +9,7 @@ use clap::Args;
 use serde::Serialize;
 
 use crate::engine::{select_device, DeviceChoice};
+use crate::nets::fke::{fft_len, Fke, FkeConfig, KernelPath};
 use crate::nets::registry::builtin_config;
 
 #[derive(Args, Debug)]
@@ -70,7 +71,9 @@ fn time_case(
     repeats: usize,
 ) -> anyhow::Result<(f64, Option<f64>)> {
     let config = config_of(name)?;
-    let net = config.init(device);
+    let net = config
+        .init(device)
+        .with_kernel_path(KernelPath::for_device(is_gpu));
     tracing::debug!("{name}: {} parameters", net.num_params());
     device.memory_cleanup();
     reset_peak_rss();
@@ -99,6 +102,88 @@ fn time_case(
     Ok((times[times.len() / 2], memory))
 }
 
+/// Median time of the FKE alone (its input: decoder features and the image at `size²`), to
+/// give its share of a `deeprft-*` forward pass.
+fn time_fke(
+    cfg: &FkeConfig,
+    width: usize,
+    size: usize,
+    device: &Device,
+    is_gpu: bool,
+    repeats: usize,
+) -> f64 {
+    let mut fke = Fke::new(width, cfg, device);
+    fke.path = KernelPath::for_device(is_gpu);
+    let s = fft_len(size);
+    let f = Tensor::<4>::random([1, width, s, s], Distribution::Normal(0.0, 1.0), device);
+    let b = Tensor::<4>::random([1, 3, s, s], Distribution::Uniform(0.0, 1.0), device);
+    let run = || {
+        let y = fke.forward(f.clone(), b.clone()).image;
+        let _ = y.slice([0..1, 0..1, 0..1, 0..1]).into_data();
+    };
+    run();
+    let mut times: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            run();
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// Median time of one training step (forward, PSNR loss, backward, AdamW update) of `name`
+/// on a batch of `batch` random `size²` crops, as `deblur train` runs it.
+fn time_train_step(
+    name: &str,
+    size: usize,
+    batch: usize,
+    device: &Device,
+    repeats: usize,
+) -> anyhow::Result<f64> {
+    use crate::nets::model::{Net, Restore};
+    use burn::optim::{AdamWConfig, GradientsParams};
+    let ad = device.clone().autodiff();
+    let terms = [crate::train::loss::LossTerm::new(
+        crate::train::loss::LossKind::Psnr,
+        1.0,
+    )];
+    let Net::NafNet(mut net) = config_of(name)?.init(&ad) else {
+        anyhow::bail!("--train-batch times NAFNet-family models only, not `{name}`");
+    };
+    let mut optim = AdamWConfig::new().init();
+    let x = Tensor::<4>::random([batch, 3, size, size], Distribution::Uniform(0.0, 1.0), &ad);
+    let y = Tensor::<4>::random([batch, 3, size, size], Distribution::Uniform(0.0, 1.0), &ad);
+    let mut step = || -> anyhow::Result<()> {
+        let (preds, _) = net.restore_for_training(x.clone(), Default::default());
+        let loss = preds
+            .into_iter()
+            .map(|p| crate::train::loss::total_loss(&terms, p, y.clone()))
+            .reduce(|a, b| a + b)
+            .ok_or_else(|| anyhow::anyhow!("`{name}` returned no output"))?;
+        let grads = GradientsParams::from_grads(loss.backward(), &net);
+        net = optim.step(1e-4, net.clone(), grads);
+        // The update is lazy on a GPU: read one weight back to wait for it.
+        let _ = net
+            .intro
+            .weight
+            .val()
+            .slice([0..1, 0..1, 0..1, 0..1])
+            .into_data();
+        Ok(())
+    };
+    step()?;
+    let mut times = Vec::with_capacity(repeats.max(1));
+    for _ in 0..repeats.max(1) {
+        let t = Instant::now();
+        step()?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
 fn config_of(name: &str) -> anyhow::Result<crate::nets::model::NetConfig> {
     builtin_config(name).ok_or_else(|| anyhow::anyhow!("unknown architecture `{name}`"))
 }
@@ -120,10 +205,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         };
         for model in &args.models {
             for &size in &args.sizes {
-                let (ms, mem) =
-                    time_case(model, size, &device.device, device.is_gpu, args.repeats)?;
+                let (ms, mem) = match args.train_batch {
+                    Some(batch) => {
+                        reset_peak_rss();
+                        let ms = time_train_step(model, size, batch, &device.device, args.repeats)?;
+                        (ms, if device.is_gpu { None } else { peak_rss_mb() })
+                    }
+                    None => time_case(model, size, &device.device, device.is_gpu, args.repeats)?,
+                };
                 let baseline = cases.first().map(|c| c.ms_per_megapixel);
-                let mpx = (size * size) as f64 / 1e6;
+                let mpx = args.train_batch.unwrap_or(1) as f64 * (size * size) as f64 / 1e6;
                 let per_mp = ms / mpx;
                 let m = (size.div_ceil(16) * 16).max(16);
                 let gmacs = config_of(model)?.macs(m, m).total as f64 / 1e9;
@@ -157,6 +248,31 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                         mem.map_or("-".into(), |m| format!("{m:.0}")),
                         case.ratio_to_baseline
                     );
+                }
+                if let (Some(b), false) = (args.train_batch, args.json) {
+                    println!(
+                        "  {model}: {:.3} iterations/s, {:.2} samples/s at batch {b} of {size}²",
+                        1000.0 / ms,
+                        1000.0 * b as f64 / ms
+                    );
+                }
+                if let (None, crate::nets::model::NetConfig::NafNet(c)) =
+                    (args.train_batch, config_of(model)?)
+                {
+                    if let Some(fke) = &c.fke {
+                        let alone = time_fke(
+                            fke,
+                            c.width,
+                            size,
+                            &device.device,
+                            device.is_gpu,
+                            args.repeats,
+                        );
+                        println!(
+                            "  {model} at {size}²: the FKE alone takes {alone:.1} ms, {:.0} % of the forward pass",
+                            100.0 * alone / ms
+                        );
+                    }
                 }
                 cases.push(case);
             }

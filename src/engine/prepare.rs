@@ -2,7 +2,7 @@
 
 use super::device::ComputeDevice;
 use super::runner::{NetRunner, TileSettings};
-use crate::nets::fke::SpectralPath;
+use crate::nets::kernel_path::KernelPath;
 use crate::nets::registry::{load_model, LoadedModel};
 
 /// A loaded model on its device, with the tile settings to use.
@@ -35,12 +35,11 @@ pub fn prepare_on(
     );
     Ok(Prepared {
         runner: NetRunner {
-            // The FKE's transforms: the WGSL FFT beside burn on a GPU, rustfft on the CPU.
-            net: model.net.clone().with_spectral_path(if device.is_gpu {
-                SpectralPath::Wgsl
-            } else {
-                SpectralPath::Cpu
-            }),
+            // Our own kernels (FFT, PDE): WGSL beside burn on a GPU, the references on the CPU.
+            net: model
+                .net
+                .clone()
+                .with_kernel_path(KernelPath::for_device(device.is_gpu)),
             device: device.device.clone(),
             pde: model.card.inference.pde_run(),
         },

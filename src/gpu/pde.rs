@@ -3,8 +3,8 @@
 //!
 //! Data path today: inputs are uploaded from host memory and the result read back. Running on
 //! burn's own tensor buffers (no host round trip) needs burn's `template` kernel API; until
-//! then this costs one upload of the coefficients and one read-back per layer (measured in
-//! `deblur bench gpu`, issue 4).
+//! then [`PdeShader::layer`] costs one upload of the coefficients and the input and one
+//! read-back of the result per layer, the planes staying on the GPU between the passes.
 
 use std::borrow::Cow;
 
@@ -25,6 +25,17 @@ struct Params {
     dt: f32,
     cfl: f32,
     _pad: [u32; 3],
+}
+
+/// The shader on the wgpu device burn was registered on in this process, built on first use;
+/// `None` while burn runs on no wgpu device.
+pub fn shared() -> Option<&'static PdeShader> {
+    static SHADER: std::sync::OnceLock<PdeShader> = std::sync::OnceLock::new();
+    if let Some(s) = SHADER.get() {
+        return Some(s);
+    }
+    let (device, queue) = crate::engine::device::registered_wgpu()?;
+    Some(SHADER.get_or_init(|| PdeShader::new(&device, &queue)))
 }
 
 /// Compiled pipelines of the coefficient and step passes.
@@ -115,6 +126,115 @@ impl PdeShader {
         read_mapped(&self.device, &staging)
     }
 
+    /// Records the coefficient pass: returns the planes buffer (`7 × n`) and the counter.
+    #[allow(clippy::too_many_arguments)]
+    fn record_weights(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        coef: &[f32],
+        f_buf: &wgpu::Buffer,
+        n: usize,
+        h: usize,
+        w: usize,
+        dt: f32,
+        cfl: f32,
+    ) -> (wgpu::Buffer, wgpu::Buffer) {
+        let params = self.uniform(Params {
+            count: n as u32,
+            h: h as u32,
+            w: w as u32,
+            dt,
+            cfl,
+            _pad: [0; 3],
+        });
+        let coef_buf = self.storage(coef, false);
+        let planes_buf = self.storage(&vec![0.0; 7 * n], true);
+        let counter = self
+            .device
+            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
+                label: Some("cfl counter"),
+                contents: bytemuck::bytes_of(&0u32),
+                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
+            });
+        let bg = self.bind(
+            &self.weights,
+            &[&params, &coef_buf, f_buf, &planes_buf, &counter],
+        );
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&self.weights);
+        pass.set_bind_group(0, &bg, &[]);
+        let (gx, gy) = grid(groups_for(n));
+        pass.dispatch_workgroups(gx, gy, 1);
+        drop(pass);
+        (planes_buf, counter)
+    }
+
+    /// Records `k ≥ 1` steps from `H^{−1} = H^0 = f` with three rotating state buffers;
+    /// returns the buffer that holds `H^K`.
+    #[allow(clippy::too_many_arguments)]
+    fn record_steps(
+        &self,
+        enc: &mut wgpu::CommandEncoder,
+        planes: &wgpu::Buffer,
+        f: &wgpu::Buffer,
+        n: usize,
+        h: usize,
+        w: usize,
+        k: usize,
+    ) -> wgpu::Buffer {
+        let params = self.uniform(Params {
+            count: n as u32,
+            h: h as u32,
+            w: w as u32,
+            dt: 0.0,
+            cfl: 0.0,
+            _pad: [0; 3],
+        });
+        let zeros = vec![0.0f32; n];
+        let states = [
+            self.storage(&zeros, true),
+            self.storage(&zeros, true),
+            self.storage(&zeros, true),
+        ];
+        // Step 0 reads (f, f), step 1 (f, X), then the rotation (X, Y) -> Z, (Y, Z) -> X, ...
+        let mut groups = vec![
+            self.bind(&self.step, &[&params, planes, f, f, &states[0]]),
+            self.bind(&self.step, &[&params, planes, f, &states[0], &states[1]]),
+        ];
+        for r in 0..3 {
+            groups.push(self.bind(
+                &self.step,
+                &[
+                    &params,
+                    planes,
+                    &states[r],
+                    &states[(r + 1) % 3],
+                    &states[(r + 2) % 3],
+                ],
+            ));
+        }
+        let (gx, gy) = grid(groups_for(n));
+        let mut pass = enc.begin_compute_pass(&Default::default());
+        pass.set_pipeline(&self.step);
+        for s in 0..k {
+            let bg = if s < 2 {
+                &groups[s]
+            } else {
+                &groups[2 + (s - 2) % 3]
+            };
+            pass.set_bind_group(0, bg, &[]);
+            pass.dispatch_workgroups(gx, gy, 1);
+        }
+        drop(pass);
+        // Step s writes states[s % 3].
+        let [a, b, c] = states;
+        match (k - 1) % 3 {
+            0 => a,
+            1 => b,
+            _ => c,
+        }
+    }
+
     /// The seven weight planes from `A_x, A_y, B_x, B_y` and the source `f` (each
     /// `planes × h × w`), with the CFL guard; returns the planes and the clamp count.
     #[allow(clippy::too_many_arguments)]
@@ -132,40 +252,12 @@ impl PdeShader {
     ) -> Result<(CpuPlanes, u64), GpuError> {
         let n = f.len();
         let coef: Vec<f32> = [ax, ay, bx, by].concat();
-        let params = self.uniform(Params {
-            count: n as u32,
-            h: h as u32,
-            w: w as u32,
-            dt,
-            cfl,
-            _pad: [0; 3],
-        });
-        let coef_buf = self.storage(&coef, false);
         let f_buf = self.storage(f, false);
-        let planes_buf = self.storage(&vec![0.0; 7 * n], true);
-        let counter = self
-            .device
-            .create_buffer_init(&wgpu::util::BufferInitDescriptor {
-                label: Some("cfl counter"),
-                contents: bytemuck::bytes_of(&0u32),
-                usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC,
-            });
-        let bg = self.bind(
-            &self.weights,
-            &[&params, &coef_buf, &f_buf, &planes_buf, &counter],
-        );
         let mut enc = self.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.weights);
-            pass.set_bind_group(0, &bg, &[]);
-            let (gx, gy) = grid(groups_for(n));
-            pass.dispatch_workgroups(gx, gy, 1);
-        }
+        let (planes_buf, counter) = self.record_weights(&mut enc, &coef, &f_buf, n, h, w, dt, cfl);
         self.queue.submit([enc.finish()]);
         let planes = floats(&self.read_back(&planes_buf, (7 * n * 4) as u64)?);
-        let counted = self.read_back(&counter, 4)?;
-        let clamped = u32::from_le_bytes([counted[0], counted[1], counted[2], counted[3]]);
+        let clamped = self.read_count(&counter)?;
         let plane = |p: usize| planes[p * n..(p + 1) * n].to_vec();
         Ok((
             CpuPlanes {
@@ -177,8 +269,13 @@ impl PdeShader {
                 w_cm: plane(5),
                 s: plane(6),
             },
-            u64::from(clamped),
+            clamped,
         ))
+    }
+
+    fn read_count(&self, counter: &wgpu::Buffer) -> Result<u64, GpuError> {
+        let b = self.read_back(counter, 4)?;
+        Ok(u64::from(u32::from_le_bytes([b[0], b[1], b[2], b[3]])))
     }
 
     /// K steps from `H^{−1} = H^0 = h0`, all recorded in one command encoder with three
@@ -199,57 +296,47 @@ impl PdeShader {
             .iter()
             .flat_map(|v| v.iter().copied())
             .collect();
-        let params = self.uniform(Params {
-            count: n as u32,
-            h: h as u32,
-            w: w as u32,
-            dt: 0.0,
-            cfl: 0.0,
-            _pad: [0; 3],
-        });
         let planes = self.storage(&packed, false);
         let f = self.storage(h0, false);
-        let zeros = vec![0.0f32; n];
-        let states = [
-            self.storage(&zeros, true),
-            self.storage(&zeros, true),
-            self.storage(&zeros, true),
-        ];
-        // Step 0 reads (f, f), step 1 (f, X), then the rotation (X, Y) -> Z, (Y, Z) -> X, ...
-        let mut groups = vec![
-            self.bind(&self.step, &[&params, &planes, &f, &f, &states[0]]),
-            self.bind(&self.step, &[&params, &planes, &f, &states[0], &states[1]]),
-        ];
-        for r in 0..3 {
-            groups.push(self.bind(
-                &self.step,
-                &[
-                    &params,
-                    &planes,
-                    &states[r],
-                    &states[(r + 1) % 3],
-                    &states[(r + 2) % 3],
-                ],
-            ));
-        }
-        let (gx, gy) = grid(groups_for(n));
         let mut enc = self.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = enc.begin_compute_pass(&Default::default());
-            pass.set_pipeline(&self.step);
-            for s in 0..k {
-                let bg = if s < 2 {
-                    &groups[s]
-                } else {
-                    &groups[2 + (s - 2) % 3]
-                };
-                pass.set_bind_group(0, bg, &[]);
-                pass.dispatch_workgroups(gx, gy, 1);
-            }
-        }
+        let last = self.record_steps(&mut enc, &planes, &f, n, h, w, k);
         self.queue.submit([enc.finish()]);
-        // Step s writes states[s % 3].
-        let last = &states[(k - 1) % 3];
-        Ok(floats(&self.read_back(last, (n * 4) as u64)?))
+        Ok(floats(&self.read_back(&last, (n * 4) as u64)?))
+    }
+
+    /// A whole layer's integration: the coefficient pass and K steps in one submission, the
+    /// planes staying on the GPU; returns `H^K` and the CFL clamp count. One upload (the
+    /// coefficients and `f`) and one read-back.
+    #[allow(clippy::too_many_arguments)]
+    pub fn layer(
+        &self,
+        coef: &[f32],
+        f: &[f32],
+        h: usize,
+        w: usize,
+        dt: f32,
+        cfl: f32,
+        k: usize,
+    ) -> Result<(Vec<f32>, u64), GpuError> {
+        let n = f.len();
+        if coef.len() != 4 * n {
+            return Err(GpuError(format!(
+                "PDE layer: {} coefficients for {n} elements (need 4 per element)",
+                coef.len()
+            )));
+        }
+        let f_buf = self.storage(f, false);
+        let mut enc = self.device.create_command_encoder(&Default::default());
+        let (planes, counter) = self.record_weights(&mut enc, coef, &f_buf, n, h, w, dt, cfl);
+        if k == 0 {
+            self.queue.submit([enc.finish()]);
+            return Ok((f.to_vec(), self.read_count(&counter)?));
+        }
+        let last = self.record_steps(&mut enc, &planes, &f_buf, n, h, w, k);
+        self.queue.submit([enc.finish()]);
+        Ok((
+            floats(&self.read_back(&last, (n * 4) as u64)?),
+            self.read_count(&counter)?,
+        ))
     }
 }

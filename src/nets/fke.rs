@@ -4,7 +4,7 @@
 //! convolution with an image-adaptive kernel) and brought back.
 //!
 //! The spectral transforms follow models.md §1.2 (unnormalised forward, 1/(H·W) inverse) and
-//! have three implementations, chosen by [`SpectralPath`]: burn-signal's differentiable FFT
+//! have three implementations, chosen by [`KernelPath`]: burn-signal's differentiable FFT
 //! (training, and any device), rustfft through host memory (the CPU inference path), and the
 //! project's WGSL FFT on the wgpu device (GPU inference).
 
@@ -15,6 +15,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{conv1x1, conv3x3, naf_block_params, LayerNorm2d, NafBlock};
+pub use super::kernel_path::KernelPath;
 
 /// The FKE's hyper-parameters (the `[config.fke]` table of a `deeprft-*` card).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,18 +53,6 @@ impl FkeConfig {
             + q * (2 * c * c + 2 * c * c)
             + self.kernel_blocks as u64 * block
     }
-}
-
-/// Where the spectral transforms run. Training uses [`SpectralPath::Tensor`] (autodiff).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SpectralPath {
-    /// burn-signal on the tensors' own device: differentiable, any backend.
-    #[default]
-    Tensor,
-    /// rustfft (`gpu::fft_cpu`) on the host, rayon over planes.
-    Cpu,
-    /// The project's WGSL FFT (`gpu::fft`) on the wgpu device burn was registered on.
-    Wgsl,
 }
 
 /// Unnormalised 2-D real FFT of `[N,C,H,W]` (H, W powers of two): `rfft` along W, then a
@@ -108,7 +97,7 @@ fn tensor(values: Vec<f32>, shape: [usize; 4], device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(values, shape), device)
 }
 
-impl SpectralPath {
+impl KernelPath {
     /// [`rfft2`] on this path.
     pub fn rfft2(self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let [n, c, h, w] = x.dims();
@@ -193,7 +182,7 @@ pub struct Fke {
     pub pattern: Conv2d,
     /// Where the transforms run (not a parameter; set per device by the engine).
     #[module(skip)]
-    pub path: SpectralPath,
+    pub path: KernelPath,
 }
 
 /// The FKE's result: the image and the per-channel OTF (for the kernel views).
@@ -216,7 +205,7 @@ impl Fke {
             otf: conv1x1(c, 2 * c, true, device),
             fuse: conv1x1(2 * c, c, false, device),
             pattern: conv3x3(c, 3, 1, device),
-            path: SpectralPath::Tensor,
+            path: KernelPath::Tensor,
         }
     }
 

@@ -71,7 +71,7 @@ fn all_ones_spectrum_is_the_identity() {
     let x = uniform([1, 3, 32, 64], &device);
     let ones = Tensor::<4>::ones([1, 3, 32, 33], &device);
     let zeros = Tensor::<4>::zeros([1, 3, 32, 33], &device);
-    for path in [SpectralPath::Tensor, SpectralPath::Cpu] {
+    for path in [KernelPath::Tensor, KernelPath::Cpu] {
         let y = path.spectral_multiply(x.clone(), ones.clone(), zeros.clone());
         let err = max_abs(&host(y), &host(x.clone()));
         assert!(err <= 1e-5, "{path:?}: {err}");
@@ -103,7 +103,7 @@ fn spectrum_of_a_shifted_delta_shifts_circularly() {
             }
         }
     }
-    for path in [SpectralPath::Tensor, SpectralPath::Cpu] {
+    for path in [KernelPath::Tensor, KernelPath::Cpu] {
         let y = host(path.spectral_multiply(x.clone(), kr.clone(), ki.clone()));
         let err = max_abs(&y, &expected);
         assert!(err <= 1e-5, "{path:?}: {err}");
@@ -143,8 +143,8 @@ fn fused_multiply_paths_agree_on_a_non_hermitian_spectrum() {
         let x = uniform([2, 4, h, w], &device);
         let ore = uniform([2, 4, h, w / 2 + 1], &device);
         let oim = uniform([2, 4, h, w / 2 + 1], &device);
-        let t = host(SpectralPath::Tensor.spectral_multiply(x.clone(), ore.clone(), oim.clone()));
-        let c = host(SpectralPath::Cpu.spectral_multiply(x, ore, oim));
+        let t = host(KernelPath::Tensor.spectral_multiply(x.clone(), ore.clone(), oim.clone()));
+        let c = host(KernelPath::Cpu.spectral_multiply(x, ore, oim));
         assert!(rel_l2(&t, &c) <= 2e-5, "{h}x{w}: rel {}", rel_l2(&t, &c));
         assert!(max_abs(&t, &c) <= 1e-4, "{h}x{w}: max {}", max_abs(&t, &c));
     }
@@ -235,7 +235,7 @@ fn fke_paths_agree_on_a_trained_looking_module() {
     let f = uniform([1, 8, 64, 32], &device);
     let b = uniform([1, 3, 64, 32], &device);
     let t = host(fke.forward(f.clone(), b.clone()).image);
-    fke.path = SpectralPath::Cpu;
+    fke.path = KernelPath::Cpu;
     let c = host(fke.forward(f, b).image);
     assert!(max_abs(&t, &c) <= 1e-4, "{}", max_abs(&t, &c));
 }

@@ -4,6 +4,7 @@ pub mod blocks;
 pub mod card;
 pub mod dhnet;
 pub mod fke;
+pub mod kernel_path;
 pub mod model;
 pub mod nafnet;
 pub mod pde;

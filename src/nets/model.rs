@@ -185,10 +185,10 @@ impl Net {
         }
     }
 
-    /// Where the FKE's spectral transforms run (`deeprft-*`; no effect on other networks).
-    pub fn with_spectral_path(self, path: super::fke::SpectralPath) -> Self {
+    /// Where the network's own kernels run (the FKE's FFTs, the PDE layers' iterations).
+    pub fn with_kernel_path(self, path: super::kernel_path::KernelPath) -> Self {
         match self {
-            Self::NafNet(n) => Self::NafNet(n.with_spectral_path(path)),
+            Self::NafNet(n) => Self::NafNet(n.with_kernel_path(path)),
             other => other,
         }
     }

@@ -7,7 +7,7 @@ use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{conv1x1, conv3x3, NafBlock};
-use super::fke::{fft_len, Fke, FkeConfig, SpectralPath};
+use super::fke::{fft_len, Fke, FkeConfig, KernelPath};
 use super::pde::{PdeConfig, PdeLayer, PdeStats};
 
 /// Architecture hyper-parameters of a NAFNet (the `[config]` table of a model card).
@@ -299,10 +299,13 @@ impl NafNet {
         }
     }
 
-    /// Where the FKE's transforms run (no effect without an FKE).
-    pub fn with_spectral_path(mut self, path: SpectralPath) -> Self {
+    /// Where the FKE's transforms and the PDE layers' iterations run.
+    pub fn with_kernel_path(mut self, path: KernelPath) -> Self {
         if let Some(fke) = self.fke.as_mut() {
             fke.path = path;
+        }
+        for layer in &mut self.pde_layers {
+            layer.path = path;
         }
         self
     }

@@ -4,10 +4,11 @@
 
 use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{channel_param, conv3x3};
+use super::kernel_path::{host, tensor, KernelPath};
 
 /// Configuration of the PDE layers (the `[config.pde]` table of a card).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -152,6 +153,9 @@ pub struct PdeLayer {
     pub dy_bias: Param<Tensor<4>>,
     /// Output gate, initialised to 0 so that the inserted layer is the identity.
     pub gamma: Param<Tensor<4>>,
+    /// Where the iterations run (not a parameter; set per device by the engine).
+    #[module(skip)]
+    pub path: KernelPath,
 }
 
 fn dw3x3_no_bias(c: usize, device: &Device) -> Conv2d {
@@ -178,11 +182,13 @@ impl PdeLayer {
             dy_scale: scale(),
             dy_bias: zero(),
             gamma: zero(),
+            path: KernelPath::Tensor,
         }
     }
 
-    /// The coefficient planes for input `f` at time step `dt` (§4.6 `coefficients`).
-    pub fn planes(&self, f: Tensor<4>, dt: f64, cfl: f32) -> (PdePlanes, PdeStats) {
+    /// The scaled coefficients `A_x = u·dt`, `A_y = v·dt`, `B_x = D_x·dt`, `B_y = D_y·dt`
+    /// (§4.6 `coefficients`), before the CFL guard.
+    fn coefficients(&self, f: &Tensor<4>, dt: f64) -> [Tensor<4>; 4] {
         let affine = |conv: &Conv2d, s: &Param<Tensor<4>>, b: &Param<Tensor<4>>| {
             conv.forward(f.clone()) * s.val() + b.val()
         };
@@ -192,14 +198,80 @@ impl PdeLayer {
             burn::tensor::activation::relu(affine(&self.dx_conv, &self.dx_scale, &self.dx_bias));
         let dyy =
             burn::tensor::activation::relu(affine(&self.dy_conv, &self.dy_scale, &self.dy_bias));
-        planes(u * dt, v * dt, dxx * dt, dyy * dt, Some(f), dt, cfl)
+        [u * dt, v * dt, dxx * dt, dyy * dt]
     }
 
-    /// `f + γ ⊙ (H^K − f)` with the source equal to the input (§4.2).
+    /// The coefficient planes for input `f` at time step `dt`.
+    pub fn planes(&self, f: Tensor<4>, dt: f64, cfl: f32) -> (PdePlanes, PdeStats) {
+        let [ax, ay, bx, by] = self.coefficients(&f, dt);
+        planes(ax, ay, bx, by, Some(f), dt, cfl)
+    }
+
+    /// `f + γ ⊙ (H^K − f)` with the source equal to the input (§4.2), integrated where
+    /// [`path`](Self::path) says; a failing shader falls back to the tensor ops.
     pub fn forward(&self, f: Tensor<4>, k: usize, dt: f64, cfl: f32) -> (Tensor<4>, PdeStats) {
-        let (p, stats) = self.planes(f.clone(), dt, cfl);
-        let h = integrate(f.clone(), &p, k);
+        let h = match self.path {
+            KernelPath::Tensor => None,
+            path => self.integrate_outside(&f, k, dt, cfl, path),
+        };
+        let (h, stats) = h.unwrap_or_else(|| {
+            let (p, stats) = self.planes(f.clone(), dt, cfl);
+            (integrate(f.clone(), &p, k), stats)
+        });
         (f.clone() + (h - f) * self.gamma.val(), stats)
+    }
+
+    /// `H^K` by the CPU reference or the WGSL shader, `None` if the shader is unavailable or
+    /// fails (then the caller uses the tensor ops).
+    fn integrate_outside(
+        &self,
+        f: &Tensor<4>,
+        k: usize,
+        dt: f64,
+        cfl: f32,
+        path: KernelPath,
+    ) -> Option<(Tensor<4>, PdeStats)> {
+        let dims = f.dims();
+        let [_, _, h, w] = dims;
+        let device = f.device();
+        let coef: Vec<f32> = self
+            .coefficients(f, dt)
+            .into_iter()
+            .flat_map(|c| host(c))
+            .collect();
+        let fh = host(f.clone());
+        let (hk, clamped) = match path {
+            KernelPath::Wgsl => {
+                match crate::gpu::pde::shared()?.layer(&coef, &fh, h, w, dt as f32, cfl, k) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        tracing::warn!("PDE shader failed ({e}); using burn's tensor ops");
+                        return None;
+                    }
+                }
+            }
+            _ => {
+                let n = fh.len();
+                let part = |i: usize| &coef[i * n..(i + 1) * n];
+                let (p, clamped) = crate::gpu::pde_cpu::planes(
+                    part(0),
+                    part(1),
+                    part(2),
+                    part(3),
+                    Some(&fh),
+                    h,
+                    w,
+                    dt as f32,
+                    cfl,
+                );
+                (crate::gpu::pde_cpu::integrate(&fh, &p, h, w, k), clamped)
+            }
+        };
+        let stats = PdeStats {
+            elements: fh.len() as u64,
+            clamped: Tensor::from_data(TensorData::new(vec![clamped as f32], [1]), &device),
+        };
+        Some((tensor(hk, dims, &device), stats))
     }
 }
 
