@@ -11,6 +11,7 @@ use std::time::Instant;
 use super::blurmap_view::{map_images, MapImages};
 use super::textures::{chunk_images, region_image, ChunkImage};
 use crate::analysis::blurmap::{from_kernels, from_routers};
+use crate::analysis::feature_kernels::{estimate_feature_kernels, TileKernels};
 use crate::analysis::psf::{estimate_kernels, PsfOptions, RegionKernel};
 use crate::engine::batch::{plan_batch, run_batch, BatchEvent, BatchSpec, Report};
 use crate::engine::prepare::{prepare_on, Prepared};
@@ -60,6 +61,11 @@ pub enum Msg {
         job: u64,
         /// `None` when cancelled.
         error: Option<String>,
+    },
+    /// A `deeprft-*` model's feature-level kernels per tile, after its deblur.
+    FeatureKernels {
+        doc: u64,
+        result: Result<Vec<TileKernels>, String>,
     },
     /// Per-region kernels and the blur map derived from them.
     Kernels {
@@ -481,6 +487,19 @@ fn deblur(
                 seconds: start.elapsed().as_secs_f64(),
                 blur_map,
             });
+            // The FKE's own kernels take one more pass over the photo's tiles: after the
+            // result is on screen.
+            if let Some(result) = estimate_feature_kernels(
+                &prepared.runner.net,
+                &photo.rgb,
+                w,
+                h,
+                prepared.tiles.tile,
+                31,
+                &prepared.runner.device,
+            ) {
+                n.send(Msg::FeatureKernels { doc, result });
+            }
         }
         Err(EngineError::Cancelled) => n.send(Msg::DeblurEnded {
             doc,

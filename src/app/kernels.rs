@@ -3,8 +3,9 @@
 
 use egui::{Color32, ColorImage, Pos2, Rect, Stroke, TextureOptions, Vec2};
 
-use super::state::KernelView;
+use super::state::{FeatureKernelView, KernelView};
 use super::viewer::Transform;
+use crate::analysis::feature_kernels::{diverging, TileKernels, CAPTION};
 use crate::analysis::psf::{fourier_magnitude, RegionKernel};
 
 /// A kernel as a grey image, white at its peak (the shape matters, not the absolute taps).
@@ -158,9 +159,97 @@ pub fn inspector(ui: &mut egui::Ui, view: &KernelView) {
         });
 }
 
+/// A feature-level kernel in the diverging map: red positive, blue negative, white zero,
+/// scaled by its largest magnitude (these may be negative and need not sum to 1).
+pub fn diverging_image(taps: &[f32], side: usize) -> ColorImage {
+    let peak = taps.iter().fold(1e-12f32, |m, t| m.max(t.abs()));
+    let pixels = taps
+        .iter()
+        .map(|&t| {
+            let c = diverging(t / peak);
+            Color32::from_rgb(c[0], c[1], c[2])
+        })
+        .collect();
+    ColorImage::new([side, side], pixels)
+}
+
+/// Uploads each tile's mean and channel kernels.
+pub fn feature_kernel_view(ctx: &egui::Context, tiles: Vec<TileKernels>) -> FeatureKernelView {
+    let upload = |name: String, taps: &[f32], side: usize| {
+        ctx.load_texture(name, diverging_image(taps, side), TextureOptions::NEAREST)
+    };
+    let textures = tiles
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            let mean = upload(format!("fke-{i}-mean"), &t.mean, t.window);
+            let channels = t
+                .channels
+                .iter()
+                .enumerate()
+                .map(|(c, k)| upload(format!("fke-{i}-{c}"), k, t.window))
+                .collect();
+            (mean, channels)
+        })
+        .collect();
+    FeatureKernelView { tiles, textures }
+}
+
+/// The index of the tile whose centre is nearest to `at` (image pixels); the first without.
+pub fn tile_at(view: &FeatureKernelView, at: Option<(usize, usize)>) -> Option<usize> {
+    let (x, y) = at.unwrap_or((0, 0));
+    view.tiles
+        .iter()
+        .enumerate()
+        .min_by_key(|(_, t)| {
+            let dx = (t.x + t.size / 2).abs_diff(x);
+            let dy = (t.y + t.size / 2).abs_diff(y);
+            dx * dx + dy * dy
+        })
+        .map(|(i, _)| i)
+}
+
+/// The FKE's kernels of the tile under the selected region: the mean enlarged, then the
+/// per-channel kernels in a grid, with what they are.
+pub fn feature_inspector(ui: &mut egui::Ui, view: &FeatureKernelView, at: Option<(usize, usize)>) {
+    let Some(i) = tile_at(view, at) else {
+        return;
+    };
+    let (Some(t), Some((mean, channels))) = (view.tiles.get(i), view.textures.get(i)) else {
+        return;
+    };
+    ui.label(egui::RichText::new("Model kernels (Fourier Kernel Estimator)").strong());
+    ui.small(CAPTION);
+    ui.label(format!("Tile at ({}, {}), {} px", t.x, t.y, t.size));
+    ui.add(egui::Image::new((mean.id(), Vec2::splat(120.0))))
+        .on_hover_text("The mean over the channels of the FKE's per-channel kernels");
+    ui.small("Mean over channels");
+    let per_row = (channels.len() as f64).sqrt().ceil().max(1.0) as usize;
+    egui::Grid::new("fke-channels")
+        .spacing([2.0, 2.0])
+        .show(ui, |ui| {
+            for (c, tex) in channels.iter().enumerate() {
+                ui.add(egui::Image::new((tex.id(), Vec2::splat(40.0))))
+                    .on_hover_text(format!("Channel {}", c + 1));
+                if (c + 1) % per_row == 0 {
+                    ui.end_row();
+                }
+            }
+        });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diverging_image_is_red_for_positive_blue_for_negative_white_at_zero() {
+        let img = diverging_image(&[0.5, -0.25, 0.0, 0.125], 2);
+        assert_eq!(img.pixels[0], Color32::from_rgb(255, 0, 0));
+        assert_eq!(img.pixels[2], Color32::WHITE);
+        let blue = img.pixels[1];
+        assert!(blue.b() == 255 && blue.r() == blue.g() && blue.r() > 0);
+    }
 
     #[test]
     fn kernel_image_is_white_at_the_peak_and_black_at_zero() {

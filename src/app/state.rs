@@ -137,6 +137,13 @@ pub struct KernelView {
     pub selected: Option<usize>,
 }
 
+/// A `deeprft-*` model's feature-level kernels, per tile of the photo (models.md §6.5).
+pub struct FeatureKernelView {
+    pub tiles: Vec<crate::analysis::feature_kernels::TileKernels>,
+    /// Per tile: the mean kernel's texture, then one per channel.
+    pub textures: Vec<(egui::TextureHandle, Vec<egui::TextureHandle>)>,
+}
+
 /// A blur-degree map over the open photo.
 pub struct BlurMapView {
     pub texture: TiledTexture,
@@ -163,6 +170,8 @@ pub struct Document {
     pub progress: Option<Progress>,
     pub kernels: Option<KernelView>,
     pub kernels_running: bool,
+    /// The FKE's kernels, for models that have one.
+    pub feature_kernels: Option<FeatureKernelView>,
     pub blur_map: Option<BlurMapView>,
 }
 
@@ -178,6 +187,7 @@ impl Document {
             progress: None,
             kernels: None,
             kernels_running: false,
+            feature_kernels: None,
             blur_map: None,
         }
     }

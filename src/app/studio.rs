@@ -158,6 +158,7 @@ impl DeblurApp {
             cancel: cancel.clone(),
         });
         doc.kernels = None;
+        doc.feature_kernels = None;
         self.frame_stats = FrameStats::default();
         self.jobs.deblur(
             doc.id,
@@ -331,6 +332,7 @@ impl DeblurApp {
                     // A new result makes maps and kernels of the previous one stale.
                     d.blur_map = blur_map.map(|m| blurmap_view::upload(ctx, m));
                     d.kernels = None;
+                    d.feature_kernels = None;
                     d.after = Some(TiledTexture::upload(
                         ctx,
                         "after",
@@ -372,6 +374,13 @@ impl DeblurApp {
                     }
                 }
             }
+            Msg::FeatureKernels { doc, result } if Some(doc) == current => {
+                let d = self.doc.as_mut().expect("current document");
+                match result {
+                    Ok(tiles) => d.feature_kernels = Some(kernels::feature_kernel_view(ctx, tiles)),
+                    Err(e) => self.notify(format!("feature kernels failed: {e}"), true),
+                }
+            }
             Msg::Kernels { doc, result } if Some(doc) == current => {
                 let d = self.doc.as_mut().expect("current document");
                 d.kernels_running = false;
@@ -397,7 +406,7 @@ impl DeblurApp {
             }
             Msg::Batch(m) => self.batch.apply(m),
             // Results for a photo that is no longer open.
-            Msg::Loaded { .. } | Msg::Kernels { .. } => {}
+            Msg::Loaded { .. } | Msg::Kernels { .. } | Msg::FeatureKernels { .. } => {}
         }
     }
 
@@ -967,6 +976,15 @@ impl DeblurApp {
                         ));
                         ui.separator();
                         kernels::inspector(ui, k);
+                        if let Some(fk) = self.doc.as_ref().and_then(|d| d.feature_kernels.as_ref())
+                        {
+                            ui.separator();
+                            let at = k
+                                .selected
+                                .and_then(|i| k.kernels.get(i))
+                                .map(|r| (r.x + r.size / 2, r.y + r.size / 2));
+                            kernels::feature_inspector(ui, fk, at);
+                        }
                     }
                     _ => {
                         ui.label("Kernels appear after a deblur.");

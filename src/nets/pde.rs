@@ -237,7 +237,7 @@ impl PdeLayer {
         let coef: Vec<f32> = self
             .coefficients(f, dt)
             .into_iter()
-            .flat_map(|c| host(c))
+            .flat_map(host)
             .collect();
         let fh = host(f.clone());
         let (hk, clamped) = match path {
