@@ -113,3 +113,55 @@ fn layer_paths_agree_with_burn_tensor_ops() {
     }
     assert!(clamped_anywhere > 0.0, "the cases must reach the CFL limit");
 }
+
+/// The template-kernel path runs on burn's own buffers: its result equals the host-memory
+/// shader path and the tensor ops, and the counter matches.
+#[test]
+fn on_device_integration_matches_the_reference() {
+    use burn::tensor::{Distribution, Tensor};
+    use deblur::gpu::pde_burn::integrate_on_device;
+
+    let Some(device) = common::wgpu_device("pde_shader") else {
+        return;
+    };
+    let (n, c, h, w) = (1, 5, 9, 13);
+    let count = n * c * h * w;
+    let ax = values(count, 11, -0.8, 0.8);
+    let ay = values(count, 12, -0.8, 0.8);
+    let bx = values(count, 13, 0.0, 0.3);
+    let by = values(count, 14, 0.0, 0.3);
+    let f = values(count, 15, -2.0, 2.0);
+    let coef: Vec<f32> = [&ax, &ay, &bx, &by]
+        .iter()
+        .flat_map(|v| v.iter().copied())
+        .collect();
+    let t = |v: Vec<f32>, shape: [usize; 4]| {
+        Tensor::<4>::from_data(burn::tensor::TensorData::new(v, shape), &device)
+    };
+    for k in [1usize, 3, 5] {
+        let dt = 1.0 / k as f32;
+        let (p, want_clamped) = pde_cpu::planes(&ax, &ay, &bx, &by, Some(&f), h, w, dt, 0.9);
+        let want = pde_cpu::integrate(&f, &p, h, w, k);
+        let (got, clamped) = integrate_on_device(
+            t(coef.clone(), [4 * n, c, h, w]),
+            t(f.clone(), [n, c, h, w]),
+            dt,
+            0.9,
+            k,
+        )
+        .expect("burn's wgpu device takes template kernels");
+        // The result is an ordinary burn tensor: further ops run on it.
+        let got: Vec<f32> = (got * 1.0).into_data().try_to_vec().expect("f32");
+        let scale = 1.0 + want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let err = common::max_abs_diff(&got, &want) / scale;
+        eprintln!("on-device K={k}: max error {err:.2e} of 1 + max|H|");
+        assert!(err <= 1e-5, "K={k}: {err}");
+        assert_eq!(clamped.into_scalar::<f32>() as u64, want_clamped);
+        assert!(want_clamped > 0, "the case must reach the CFL limit");
+    }
+    // A tensor on the CPU backend is refused with a reason, not a panic.
+    let cpu = burn::tensor::Device::flex();
+    let x = Tensor::<4>::random([1, 1, 4, 4], Distribution::Uniform(0.0, 1.0), &cpu);
+    let err = integrate_on_device(x.clone().repeat_dim(0, 4), x, 0.2, 0.9, 5).expect_err("cpu");
+    assert!(err.to_string().contains("wgpu"), "{err}");
+}

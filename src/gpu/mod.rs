@@ -3,6 +3,7 @@
 pub mod fft;
 pub mod fft_cpu;
 pub mod pde;
+pub mod pde_burn;
 pub mod pde_cpu;
 
 /// A failure of our GPU pipelines.

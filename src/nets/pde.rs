@@ -221,8 +221,9 @@ impl PdeLayer {
         (f.clone() + (h - f) * self.gamma.val(), stats)
     }
 
-    /// `H^K` by the CPU reference or the WGSL shader, `None` if the shader is unavailable or
-    /// fails (then the caller uses the tensor ops).
+    /// `H^K` by the CPU reference or the WGSL shader (on burn's buffers, else through host
+    /// memory), `None` if the shader is unavailable or fails (then the caller uses the tensor
+    /// ops).
     fn integrate_outside(
         &self,
         f: &Tensor<4>,
@@ -234,6 +235,17 @@ impl PdeLayer {
         let dims = f.dims();
         let [_, _, h, w] = dims;
         let device = f.device();
+        if path == KernelPath::Wgsl {
+            // On burn's own buffers when `f` lives on burn's wgpu device (no host round trip).
+            let coef = Tensor::cat(self.coefficients(f, dt).to_vec(), 0);
+            match crate::gpu::pde_burn::integrate_on_device(coef, f.clone(), dt as f32, cfl, k) {
+                Ok((hk, clamped)) => {
+                    let elements = dims.iter().product::<usize>() as u64;
+                    return Some((hk, PdeStats { elements, clamped }));
+                }
+                Err(e) => tracing::debug!("PDE on burn's buffers unavailable ({e})"),
+            }
+        }
         let coef: Vec<f32> = self
             .coefficients(f, dt)
             .into_iter()
