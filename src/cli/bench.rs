@@ -33,6 +33,13 @@ pub struct BenchArgs {
     /// batches of this many `--sizes` crops.
     #[arg(long)]
     pub train_batch: Option<usize>,
+    /// Time the project's own kernels instead of networks: the PDE layer (K = 5) and the FFT
+    /// spectral multiply, each against burn's tensor ops and the CPU reference.
+    #[arg(long)]
+    pub kernels: bool,
+    /// With --kernels: also the large cases (PDE 32×256², FFT 48×256² and 16×1024²).
+    #[arg(long)]
+    pub large: bool,
 }
 
 #[derive(Serialize)]
@@ -100,6 +107,44 @@ fn time_case(
         peak_rss_mb()
     };
     Ok((times[times.len() / 2], memory))
+}
+
+/// Median time of a model's PDE layers alone at the bottleneck of a `size²` input (K = 5,
+/// as at inference), to give their share of a `*-pde` forward pass.
+fn time_pde(
+    c: &crate::nets::nafnet::NafNetConfig,
+    size: usize,
+    device: &Device,
+    is_gpu: bool,
+    repeats: usize,
+) -> Option<f64> {
+    let cfg = c.pde.as_ref()?;
+    let side = size.div_ceil(c.pad_multiple()).max(1);
+    let ch = c.bottleneck_channels();
+    let mut layers: Vec<crate::nets::pde::PdeLayer> = (0..cfg.n_layers)
+        .map(|_| crate::nets::pde::PdeLayer::new(ch, cfg, device))
+        .collect();
+    for l in &mut layers {
+        l.path = KernelPath::for_device(is_gpu);
+    }
+    let x = Tensor::<4>::random([1, ch, side, side], Distribution::Normal(0.0, 1.0), device);
+    let run = || {
+        let mut y = x.clone();
+        for l in &layers {
+            y = l.forward(y, 5, 0.2, cfg.cfl_limit).0;
+        }
+        let _ = y.slice([0..1, 0..1, 0..1, 0..1]).into_data();
+    };
+    run();
+    let mut times: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            run();
+            t.elapsed().as_secs_f64() * 1000.0
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    Some(times[times.len() / 2])
 }
 
 /// Median time of the FKE alone (its input: decoder features and the image at `size²`), to
@@ -203,6 +248,10 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 continue;
             }
         };
+        if args.kernels {
+            super::bench_kernels::run(&device, args.repeats, args.large);
+            continue;
+        }
         for model in &args.models {
             for &size in &args.sizes {
                 let (ms, mem) = match args.train_batch {
@@ -259,6 +308,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
                 if let (None, crate::nets::model::NetConfig::NafNet(c)) =
                     (args.train_batch, config_of(model)?)
                 {
+                    if let Some(alone) =
+                        time_pde(&c, size, &device.device, device.is_gpu, args.repeats)
+                    {
+                        println!(
+                            "  {model} at {size}²: the PDE layers alone take {alone:.2} ms, {:.1} % of the forward pass",
+                            100.0 * alone / ms
+                        );
+                    }
                     if let Some(fke) = &c.fke {
                         let alone = time_fke(
                             fke,
@@ -278,7 +335,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    if !args.json {
+    if !args.json && !args.kernels {
         if let Some(b) = args.train_batch {
             println!(
                 "training steps at batch {b}: `ms` is one step; samples/s = {b} / (ms / 1000)"

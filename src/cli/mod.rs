@@ -2,6 +2,7 @@
 
 mod batch;
 mod bench;
+mod bench_kernels;
 mod common;
 mod eval;
 mod export;

@@ -1,0 +1,112 @@
+//! `deblur bench --kernels`: the project's own kernels against the alternatives on the same
+//! device, as ratios measured side by side in one process (issue 4): the PDE layer (K = 5)
+//! through its WGSL passes vs burn's tensor ops vs the CPU reference, and the fused
+//! `irfft2(rfft2(x) ⊙ K)` through the WGSL FFT vs burn-signal vs rustfft.
+
+use std::time::Instant;
+
+use burn::module::Param;
+use burn::tensor::{Device, Distribution, Tensor};
+
+use crate::engine::ComputeDevice;
+use crate::nets::kernel_path::KernelPath;
+use crate::nets::pde::{PdeConfig, PdeLayer};
+
+/// Median milliseconds of `run` after one warm-up; `run` must wait for its result.
+fn median_ms(repeats: usize, mut run: impl FnMut()) -> f64 {
+    run();
+    let mut t: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let s = Instant::now();
+            run();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}
+
+fn wait(t: Tensor<4>) {
+    let _ = t.slice([0..1, 0..1, 0..1, 0..1]).into_data();
+}
+
+/// Prints one table row per path with its ratio to the first.
+fn report(what: &str, rows: &[(&str, f64)]) {
+    let base = rows.first().map_or(1.0, |r| r.1);
+    for (name, ms) in rows {
+        println!(
+            "{what:<34} {name:<28} {ms:>10.2} ms  {:>7.2}x the first",
+            ms / base
+        );
+    }
+}
+
+/// The PDE layer at `c × h × w`, K = 5, with non-trivial coefficients.
+fn pde_rows(device: &ComputeDevice, c: usize, h: usize, w: usize, repeats: usize) {
+    let cfg = PdeConfig {
+        coef_scale_init: 1.0,
+        ..PdeConfig::default()
+    };
+    let mut layer = PdeLayer::new(c, &cfg, &device.device);
+    layer.gamma = Param::from_tensor(Tensor::ones([1, c, 1, 1], &device.device));
+    let f = Tensor::<4>::random(
+        [1, c, h, w],
+        Distribution::Uniform(-1.0, 1.0),
+        &device.device,
+    );
+    let mut rows = Vec::new();
+    let mut paths = vec![("burn tensor ops", KernelPath::Tensor)];
+    if device.is_gpu {
+        paths.push(("WGSL passes (burn buffers)", KernelPath::Wgsl));
+    }
+    paths.push(("CPU reference (host)", KernelPath::Cpu));
+    for (name, path) in paths {
+        layer.path = path;
+        let ms = median_ms(repeats, || wait(layer.forward(f.clone(), 5, 0.2, 0.9).0));
+        rows.push((name, ms));
+    }
+    report(&format!("PDE layer K=5 {c}x{h}x{w}"), &rows);
+}
+
+/// `irfft2(rfft2(x) ⊙ K)` on `planes × n × n`.
+fn fft_rows(device: &ComputeDevice, planes: usize, n: usize, repeats: usize) {
+    let d: &Device = &device.device;
+    let x = Tensor::<4>::random([1, planes, n, n], Distribution::Uniform(-1.0, 1.0), d);
+    let kr = Tensor::<4>::random(
+        [1, planes, n, n / 2 + 1],
+        Distribution::Uniform(-1.0, 1.0),
+        d,
+    );
+    let ki = kr.clone() * 0.5;
+    let mut rows = Vec::new();
+    let mut paths = vec![("burn-signal", KernelPath::Tensor)];
+    if device.is_gpu {
+        paths.push(("WGSL FFT", KernelPath::Wgsl));
+    }
+    paths.push(("rustfft (host, rayon)", KernelPath::Cpu));
+    for (name, path) in paths {
+        let ms = median_ms(repeats, || {
+            wait(path.spectral_multiply(x.clone(), kr.clone(), ki.clone()))
+        });
+        rows.push((name, ms));
+    }
+    report(&format!("irfft2(rfft2(x)*K) {planes}x{n}x{n}"), &rows);
+}
+
+/// The kernel benchmarks on one device. `large` adds the big cases of the issue
+/// (256×256×32 PDE, 48×256² and 16×1024² FFT), which take minutes on a software adapter.
+pub fn run(device: &ComputeDevice, repeats: usize, large: bool) {
+    println!(
+        "{} — {}",
+        device.label, "own kernels vs alternatives, same device"
+    );
+    pde_rows(device, 256, 16, 16, repeats);
+    if large {
+        pde_rows(device, 32, 256, 256, repeats);
+        fft_rows(device, 48, 256, repeats);
+        fft_rows(device, 16, 1024, repeats);
+    } else {
+        pde_rows(device, 32, 64, 64, repeats);
+        fft_rows(device, 8, 256, repeats);
+    }
+}
