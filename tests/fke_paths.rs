@@ -87,3 +87,44 @@ fn wgsl_transforms_match_burn_signal() {
     let y = host(KernelPath::Wgsl.spectral_multiply(x.clone(), ones.clone(), ones.zeros_like()));
     assert!(common::max_abs_diff(&y, &host(x)) <= 1e-5);
 }
+
+/// The WGSL FFT on burn's own buffers (no host round trip) gives the same numbers as its
+/// host-memory entry points, with the workgroup-memory kernels and with the global-memory
+/// passes alike (a shader limited to 64 bytes of workgroup memory runs everything globally).
+#[test]
+fn wgsl_fft_on_burn_buffers_matches_its_host_path() {
+    use deblur::gpu::fft::FftShader;
+    let Some(device) = common::wgpu_device("fke_paths") else {
+        return;
+    };
+    let (wd, wq) = deblur::engine::device::registered_wgpu().expect("registered above");
+    let global = FftShader::with_workgroup_bytes(&wd, &wq, 64);
+    let local = deblur::gpu::fft::shared().expect("shared shader");
+    for shader in [local, &global] {
+        for (c, h, w) in [(3, 16, 16), (2, 64, 32)] {
+            let uni = |shape| Tensor::<4>::random(shape, Distribution::Uniform(-1.0, 1.0), &device);
+            let x = uni([1, c, h, w]);
+            let ore = uni([1, c, h, w / 2 + 1]);
+            let oim = uni([1, c, h, w / 2 + 1]);
+            let (hx, hre, him) = (host(x.clone()), host(ore.clone()), host(oim.clone()));
+            let want = shader
+                .spectral_multiply(&hx, &hre, &him, c, h, w)
+                .expect("host path");
+            let got = shader
+                .spectral_multiply_tensor(x.clone(), ore, oim)
+                .expect("burn buffers");
+            // Further burn ops on the result see the shader's output.
+            let got = host(got * 2.0);
+            let want2: Vec<f32> = want.iter().map(|v| v * 2.0).collect();
+            assert!(common::max_abs_diff(&got, &want2) <= 1e-5, "{c}x{h}x{w}");
+            let (wre, wim) = shader.rfft2(&hx, c, h, w).expect("host rfft2");
+            let (tre, tim) = shader.rfft2_tensor(x).expect("burn buffers rfft2");
+            assert!(common::max_abs_diff(&host(tre), &wre) <= 1e-5);
+            assert!(common::max_abs_diff(&host(tim), &wim) <= 1e-5);
+        }
+    }
+    // A CPU tensor is refused with a reason.
+    let cpu = burn::tensor::Device::flex();
+    let x = Tensor::<4>::zeros([1, 1, 16, 16], &cpu);
+    assert!(local.rfft2_tensor(x).is_err());
+}

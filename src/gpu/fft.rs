@@ -4,6 +4,8 @@
 //! Forward: each real row is read as M = W/2 complex points x[2n] + i·x[2n+1], transformed and
 //! unpacked to W/2+1 bins; then complex transforms along H (strided columns). The inverse
 //! mirrors it, dropping the imaginary parts of the DC and Nyquist bins in the packing step.
+//! The `*_tensor` entry points run on burn's own tensor buffers (the inference path); the
+//! slice entry points upload their input and read the result back (tests, references).
 //! A 1-D transform that fits the workgroup memory takes one dispatch (rows fuse the
 //! packing, columns fuse forward, OTF product and inverse); a longer one takes log2(len)
 //! global-memory Stockham passes. A call records everything in one command encoder: one
@@ -671,8 +673,8 @@ impl FftShader {
         })
     }
 
-    /// Records `steps` and the copy of `result` in one encoder, submits, and reads back.
-    fn execute(&self, steps: &[Step], result: Slice) -> Result<Vec<f32>, GpuError> {
+    /// Records `steps` in one compute pass of a new encoder.
+    fn record(&self, steps: &[Step]) -> wgpu::CommandEncoder {
         let (uniforms, stride) = self.uniforms(steps);
         let groups: Vec<wgpu::BindGroup> = steps
             .iter()
@@ -686,12 +688,6 @@ impl FftShader {
                 self.bind_group(step, params)
             })
             .collect();
-        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
-            label: Some("fft read back"),
-            size: result.size,
-            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
-            mapped_at_creation: false,
-        });
         let mut enc = self.device.create_command_encoder(&Default::default());
         {
             let mut pass = enc.begin_compute_pass(&Default::default());
@@ -702,6 +698,155 @@ impl FftShader {
                 pass.dispatch_workgroups(gx, gy, 1);
             }
         }
+        enc
+    }
+
+    /// `irfft2(rfft2(x) ⊙ OTF)` on burn's own buffers: `x` is `[N,C,H,W]` on burn's wgpu
+    /// device, the OTF its `[N,C,H,W/2+1]` real and imaginary parts; the result is a burn
+    /// tensor on that device. No host round trip: burn's pending work is flushed, our passes
+    /// are submitted on the shared queue, and burn's later work queues behind them.
+    pub fn spectral_multiply_tensor(
+        &self,
+        x: burn::tensor::Tensor<4>,
+        otf_re: burn::tensor::Tensor<4>,
+        otf_im: burn::tensor::Tensor<4>,
+    ) -> Result<burn::tensor::Tensor<4>, GpuError> {
+        use burn::backend::wgpu::{AutoCompiler, CubeTensor};
+        use burn::backend::Cube;
+        use burn::cubecl::wgpu::WgpuServer;
+        use burn::tensor::{DType, Tensor};
+
+        let [n, c, h, w] = x.dims();
+        let s = Shape::new(n * c, h, w)?;
+        if otf_re.dims() != [n, c, h, s.wc()] || otf_im.dims() != otf_re.dims() {
+            return Err(GpuError(format!(
+                "OTF of {:?} for features of {:?}",
+                otf_re.dims(),
+                x.dims()
+            )));
+        }
+        // (re, im) interleaved along a new last axis is the shader's complex layout.
+        let otf = Tensor::stack::<5>(vec![otf_re, otf_im], 4);
+        let x = super::pde_burn::cube(x)?;
+        let otf = super::pde_burn::cube(otf)?;
+        let client = x.client.clone();
+        let out = CubeTensor::new_contiguous(
+            client.clone(),
+            x.device.clone(),
+            x.meta.shape().clone(),
+            client.empty(s.real_len() * 4),
+            DType::F32,
+        );
+        client
+            .flush()
+            .map_err(|e| GpuError(format!("flushing burn's queue: {e:?}")))?;
+        let resource = |t: &CubeTensor| {
+            client
+                .get_resource::<WgpuServer<AutoCompiler>>(t.handle.clone())
+                .map_err(|e| GpuError(format!("burn's buffer: {e:?}")))
+        };
+        let (rx, ro, rout) = (resource(&x)?, resource(&otf)?, resource(&out)?);
+        fn slice(r: &burn::backend::wgpu::WgpuResource, bytes: u64) -> Slice<'_> {
+            Slice {
+                buffer: &r.buffer,
+                offset: r.offset,
+                size: bytes,
+            }
+        }
+        let input = slice(rx.resource(), s.real_len() as u64 * 4);
+        let filter = slice(ro.resource(), s.spec_len() as u64 * COMPLEX_BYTES);
+        let output = slice(rout.resource(), s.real_len() as u64 * 4);
+        let spectrum = self.empty(s.spec_len() as u64 * COMPLEX_BYTES)?;
+        let scratch = self.scratch(s)?;
+        let bufs = self.pair(&spectrum, scratch.as_ref());
+        let mut steps = Vec::new();
+        let cur = self.rows_forward(&mut steps, s, input, bufs);
+        let cur = self.columns(&mut steps, s, bufs, cur, Columns::Filter(filter));
+        let result = self.rows_inverse(&mut steps, s, bufs, cur, output);
+        let mut enc = self.record(&steps);
+        if !std::ptr::eq(result.buffer, output.buffer) || result.offset != output.offset {
+            enc.copy_buffer_to_buffer(
+                result.buffer,
+                result.offset,
+                output.buffer,
+                output.offset,
+                output.size,
+            );
+        }
+        self.queue.submit([enc.finish()]);
+        drop((rx, ro, rout));
+        Ok(Tensor::from_primitive::<Cube>(out))
+    }
+
+    /// [`FftShader::rfft2`] on burn's own buffers: `x` `[N,C,H,W]` on burn's wgpu device →
+    /// `(re, im)`, each `[N,C,H,W/2+1]`, as burn tensors (no host round trip).
+    pub fn rfft2_tensor(
+        &self,
+        x: burn::tensor::Tensor<4>,
+    ) -> Result<(burn::tensor::Tensor<4>, burn::tensor::Tensor<4>), GpuError> {
+        use burn::backend::wgpu::{AutoCompiler, CubeTensor};
+        use burn::backend::Cube;
+        use burn::cubecl::wgpu::WgpuServer;
+        use burn::tensor::{DType, Shape as TensorShape, Tensor};
+
+        let [n, c, h, w] = x.dims();
+        let s = Shape::new(n * c, h, w)?;
+        let x = super::pde_burn::cube(x)?;
+        let client = x.client.clone();
+        let out = CubeTensor::new_contiguous(
+            client.clone(),
+            x.device.clone(),
+            TensorShape::new([n, c, h, s.wc(), 2]),
+            client.empty(s.spec_len() * COMPLEX_BYTES as usize),
+            DType::F32,
+        );
+        client
+            .flush()
+            .map_err(|e| GpuError(format!("flushing burn's queue: {e:?}")))?;
+        let resource = |t: &CubeTensor| {
+            client
+                .get_resource::<WgpuServer<AutoCompiler>>(t.handle.clone())
+                .map_err(|e| GpuError(format!("burn's buffer: {e:?}")))
+        };
+        let (rx, rout) = (resource(&x)?, resource(&out)?);
+        let input = Slice {
+            buffer: &rx.resource().buffer,
+            offset: rx.resource().offset,
+            size: s.real_len() as u64 * 4,
+        };
+        let spectrum = self.empty(s.spec_len() as u64 * COMPLEX_BYTES)?;
+        let scratch = self.scratch(s)?;
+        let bufs = self.pair(&spectrum, scratch.as_ref());
+        let mut steps = Vec::new();
+        let cur = self.rows_forward(&mut steps, s, input, bufs);
+        let cur = self.columns(&mut steps, s, bufs, cur, Columns::Forward);
+        let mut enc = self.record(&steps);
+        let bytes = s.spec_len() as u64 * COMPLEX_BYTES;
+        let result = bufs[cur];
+        let target = rout.resource();
+        enc.copy_buffer_to_buffer(
+            result.buffer,
+            result.offset,
+            &target.buffer,
+            target.offset,
+            bytes,
+        );
+        self.queue.submit([enc.finish()]);
+        drop((rx, rout));
+        let both = Tensor::<5>::from_primitive::<Cube>(out);
+        let part = |i: usize| both.clone().narrow(4, i, 1).reshape([n, c, h, s.wc()]);
+        Ok((part(0), part(1)))
+    }
+
+    /// Records `steps` and the copy of `result` in one encoder, submits, and reads back.
+    fn execute(&self, steps: &[Step], result: Slice) -> Result<Vec<f32>, GpuError> {
+        let staging = self.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("fft read back"),
+            size: result.size,
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let mut enc = self.record(steps);
         enc.copy_buffer_to_buffer(result.buffer, result.offset, &staging, 0, result.size);
         self.queue.submit([enc.finish()]);
         Ok(floats(&read_mapped(&self.device, &staging)?))

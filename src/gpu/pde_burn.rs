@@ -78,7 +78,7 @@ fn params(count: usize, h: usize, w: usize, dt: f32, cfl: f32) -> [u32; 8] {
 }
 
 /// burn's primitive of an f32 tensor on a wgpu device, contiguous.
-fn cube(x: Tensor<4>) -> Result<CubeTensor, GpuError> {
+pub(crate) fn cube<const D: usize>(x: Tensor<D>) -> Result<CubeTensor, GpuError> {
     let t = x
         .try_into_primitive::<Cube>()
         .map_err(|e| GpuError(format!("not a tensor on burn's wgpu device ({e:?})")))?;

@@ -107,7 +107,13 @@ impl KernelPath {
             Self::Tensor => return rfft2(x),
             Self::Cpu => crate::gpu::fft_cpu::rfft2(&host(x.clone()), n * c, h, w),
             Self::Wgsl => match crate::gpu::fft::shared() {
-                Some(s) => s.rfft2(&host(x.clone()), n * c, h, w),
+                Some(s) => match s.rfft2_tensor(x.clone()) {
+                    Ok(spectrum) => return spectrum,
+                    Err(e) => {
+                        tracing::debug!("FFT on burn's buffers unavailable ({e})");
+                        s.rfft2(&host(x.clone()), n * c, h, w)
+                    }
+                },
                 None => return Self::Cpu.rfft2(x),
             },
         };
@@ -141,14 +147,22 @@ impl KernelPath {
                 w,
             ),
             Self::Wgsl => match crate::gpu::fft::shared() {
-                Some(s) => s.spectral_multiply(
-                    &host(x.clone()),
-                    &host(otf_re.clone()),
-                    &host(otf_im.clone()),
-                    n * c,
-                    h,
-                    w,
-                ),
+                Some(s) => {
+                    match s.spectral_multiply_tensor(x.clone(), otf_re.clone(), otf_im.clone()) {
+                        Ok(y) => return y,
+                        Err(e) => {
+                            tracing::debug!("FFT on burn's buffers unavailable ({e})");
+                            s.spectral_multiply(
+                                &host(x.clone()),
+                                &host(otf_re.clone()),
+                                &host(otf_im.clone()),
+                                n * c,
+                                h,
+                                w,
+                            )
+                        }
+                    }
+                }
                 None => return Self::Cpu.spectral_multiply(x, otf_re, otf_im),
             },
         };
