@@ -66,6 +66,48 @@ fn pde_rows(device: &ComputeDevice, c: usize, h: usize, w: usize, repeats: usize
         rows.push((name, ms));
     }
     report(&format!("PDE layer K=5 {c}x{h}x{w}"), &rows);
+
+    // The integration alone (weights pass and K steps from given coefficients), without the
+    // coefficient convolutions that every path shares.
+    let d = &device.device;
+    let coef =
+        |lo: f64, hi: f64| Tensor::<4>::random([1, c, h, w], Distribution::Uniform(lo, hi), d);
+    let (ax, ay, bx, by) = (
+        coef(-0.5, 0.5),
+        coef(-0.5, 0.5),
+        coef(0.0, 0.2),
+        coef(0.0, 0.2),
+    );
+    let mut rows = vec![(
+        "burn tensor ops",
+        median_ms(repeats, || {
+            let (p, _) = crate::nets::pde::planes(
+                ax.clone(),
+                ay.clone(),
+                bx.clone(),
+                by.clone(),
+                Some(f.clone()),
+                0.2,
+                0.9,
+            );
+            wait(crate::nets::pde::integrate(f.clone(), &p, 5));
+        }),
+    )];
+    if device.is_gpu {
+        let stacked = Tensor::cat(vec![ax.clone(), ay.clone(), bx.clone(), by.clone()], 0);
+        let ms = median_ms(repeats, || match crate::gpu::pde_burn::integrate_on_device(
+            stacked.clone(),
+            f.clone(),
+            0.2,
+            0.9,
+            5,
+        ) {
+            Ok((hk, _)) => wait(hk),
+            Err(e) => eprintln!("bench: PDE shader unavailable: {e}"),
+        });
+        rows.push(("WGSL passes (burn buffers)", ms));
+    }
+    report(&format!("PDE integration K=5 {c}x{h}x{w}"), &rows);
 }
 
 /// `irfft2(rfft2(x) ⊙ K)` on `planes × n × n`.
