@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use burn::tensor::{Device, Distribution};
 use deblur::app::{DeblurApp, Launch};
-use deblur::nets::card::{InferenceSection, ModelCard, ModelSection};
 use deblur::nets::fke::FkeConfig;
 use deblur::nets::model::NetConfig;
 use deblur::nets::nafnet::NafNetConfig;
@@ -43,29 +42,13 @@ fn write_model(dir: &std::path::Path) {
         }
     }
     save_safetensors(&net, &dir.join("deeprft-tiny.safetensors"), false).expect("weights");
-    let card = ModelCard {
-        model: ModelSection {
-            name: "deeprft-tiny".into(),
-            version: 1,
-            architecture: "deeprft".into(),
-            weights: "deeprft-tiny.safetensors".into(),
-            weights_sha256: String::new(),
-            storage_dtype: "f32".into(),
-            params: 0,
-            summary: "random DeepRFT for tests".into(),
-            licence: String::new(),
-        },
-        config: NetConfig::NafNet(tiny_config()),
-        inference: InferenceSection {
-            tile: 64,
-            overlap: 16,
-            pde_k: None,
-            pde_dt: None,
-        },
-        training: Default::default(),
-        data: Default::default(),
-        evaluation: Default::default(),
-    };
+    let card = common::test_card(
+        "deeprft-tiny",
+        "deeprft",
+        NetConfig::NafNet(tiny_config()),
+        64,
+        16,
+    );
     card.write(&dir.join("deeprft-tiny.toml")).expect("card");
 }
 

@@ -10,7 +10,6 @@ use burn::module::Param;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Distribution, Tensor};
 use deblur::app::{DeblurApp, Launch};
-use deblur::nets::card::{InferenceSection, ModelCard, ModelSection};
 use deblur::nets::dhnet::{DhNet, DhNetConfig};
 use deblur::nets::model::NetConfig;
 use deblur::nets::weights::save_safetensors;
@@ -47,29 +46,13 @@ fn random_dhnet(device: &Device) -> DhNet {
 fn write_model(dir: &std::path::Path) {
     let net = random_dhnet(&Device::flex());
     save_safetensors(&net, &dir.join("dhnet-tiny.safetensors"), false).expect("weights");
-    let card = ModelCard {
-        model: ModelSection {
-            name: "dhnet-tiny".into(),
-            version: 1,
-            architecture: "dhnet".into(),
-            weights: "dhnet-tiny.safetensors".into(),
-            weights_sha256: String::new(),
-            storage_dtype: "f32".into(),
-            params: 0,
-            summary: "random DHNet for tests".into(),
-            licence: String::new(),
-        },
-        config: NetConfig::DhNet(tiny_config()),
-        inference: InferenceSection {
-            tile: 64,
-            overlap: 16,
-            pde_k: None,
-            pde_dt: None,
-        },
-        training: Default::default(),
-        data: Default::default(),
-        evaluation: Default::default(),
-    };
+    let card = common::test_card(
+        "dhnet-tiny",
+        "dhnet",
+        NetConfig::DhNet(tiny_config()),
+        64,
+        16,
+    );
     card.write(&dir.join("dhnet-tiny.toml")).expect("card");
 }
 

@@ -1,29 +1,14 @@
 //! `deblur train --continue-from CARD`: a run whose checkpoints were lost goes on from the
 //! released weights and iteration count of its model card, and says so in its state.
 
+mod common;
+
 use burn::tensor::Device;
 use deblur::nets::card::ModelCard;
 use deblur::nets::model::Net;
 use deblur::train::checkpoint::{list, load_latest_model};
 use deblur::train::config::{Stage, TrainConfig};
-use deblur::train::data::is_validation;
 use deblur::train::trainer::{train, TrainOptions};
-
-fn write_photos(dir: &std::path::Path) {
-    let mut names: Vec<String> = (0..8).map(|i| format!("p{i:02}.png")).collect();
-    names.extend(
-        (0..)
-            .map(|i| format!("v{i}.png"))
-            .find(|n| is_validation(n)),
-    );
-    for (k, name) in names.iter().enumerate() {
-        let img = image::RgbImage::from_fn(96, 96, |x, y| {
-            let v = ((x * (3 + k as u32) + y * 5) % 64) as u8 * 4;
-            image::Rgb([v, ((x / 8 + y / 8) % 2 * 200) as u8, (x ^ y) as u8])
-        });
-        img.save(dir.join(name)).expect("write photo");
-    }
-}
 
 fn recipe(sharp: &std::path::Path, out: &std::path::Path) -> TrainConfig {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("train/nafnet-s.toml");
@@ -70,7 +55,7 @@ fn a_run_goes_on_from_its_released_card() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sharp = dir.path().join("sharp");
     std::fs::create_dir_all(&sharp).expect("mkdir");
-    write_photos(&sharp);
+    common::write_training_photos(&sharp, 8);
     let out = dir.path().join("run");
     let cfg = recipe(&sharp, &out);
 

@@ -2,11 +2,12 @@
 //! iterations through burn-signal's differentiable FFT on tiny crops run and checkpoint, and
 //! at step 0 the model reproduces the backbone it started from (models.md §6.3).
 
+mod common;
+
 use burn::tensor::{Device, Distribution, Tensor};
 use deblur::nets::model::{Net, Restore};
 use deblur::nets::nafnet::PdeRun;
 use deblur::train::config::{Architecture, Stage, TrainConfig};
-use deblur::train::data::is_validation;
 use deblur::train::loss::LossKind;
 use deblur::train::trainer::{train, TrainOptions};
 
@@ -14,28 +15,12 @@ fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-fn write_photos(dir: &std::path::Path) {
-    let mut names: Vec<String> = (0..8).map(|i| format!("p{i:02}.png")).collect();
-    names.extend(
-        (0..)
-            .map(|i| format!("v{i}.png"))
-            .find(|n| is_validation(n)),
-    );
-    for (k, name) in names.iter().enumerate() {
-        let img = image::RgbImage::from_fn(96, 96, |x, y| {
-            let v = ((x * (5 + k as u32) + y * 3) % 64) as u8 * 4;
-            image::Rgb([v, ((x / 8 + y / 8) % 2 * 200) as u8, (x ^ y) as u8])
-        });
-        img.save(dir.join(name)).expect("write photo");
-    }
-}
-
 #[test]
 fn deeprft_recipe_warm_starts_and_trains() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sharp = dir.path().join("sharp");
     std::fs::create_dir_all(&sharp).expect("mkdir");
-    write_photos(&sharp);
+    common::write_training_photos(&sharp, 8);
     let mut cfg = TrainConfig::read(&root().join("train/deeprft-s.toml")).expect("recipe");
     assert_eq!(cfg.architecture, Architecture::Deeprft);
     let kinds: Vec<LossKind> = cfg.loss_terms().iter().map(|t| t.kind).collect();

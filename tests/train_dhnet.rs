@@ -1,29 +1,12 @@
 //! `deblur train` on a DHNet recipe: a few iterations on tiny crops run, log validation and
 //! leave a checkpoint that a resumed run accepts. No long training here.
 
+mod common;
+
 use burn::tensor::Device;
 use deblur::train::config::{Architecture, TrainConfig};
-use deblur::train::data::is_validation;
 use deblur::train::loss::LossKind;
 use deblur::train::trainer::{train, TrainOptions};
-
-/// Writes textured PNGs, making sure at least one lands in the validation split.
-fn write_photos(dir: &std::path::Path) {
-    let mut names: Vec<String> = (0..12).map(|i| format!("p{i:02}.png")).collect();
-    if !names.iter().any(|n| is_validation(n)) {
-        let extra = (0..)
-            .map(|i| format!("v{i}.png"))
-            .find(|n| is_validation(n));
-        names.extend(extra);
-    }
-    for (k, name) in names.iter().enumerate() {
-        let img = image::RgbImage::from_fn(96, 96, |x, y| {
-            let v = ((x * (3 + k as u32) + y * 7) % 64) as u8 * 4;
-            image::Rgb([v, ((x / 8 + y / 8) % 2 * 200) as u8, (x * y % 255) as u8])
-        });
-        img.save(dir.join(name)).expect("write photo");
-    }
-}
 
 fn recipe(sharp: &std::path::Path, out: &std::path::Path) -> TrainConfig {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("train/dhnet-s.toml");
@@ -47,7 +30,7 @@ fn dhnet_recipe_trains_a_few_iterations() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sharp = dir.path().join("sharp");
     std::fs::create_dir_all(&sharp).expect("mkdir");
-    write_photos(&sharp);
+    common::write_training_photos(&sharp, 12);
     let out = dir.path().join("run");
     let cfg = recipe(&sharp, &out);
     assert_eq!(cfg.architecture, Architecture::Dhnet);

@@ -76,7 +76,9 @@ pub fn estimate_feature_kernels(
                 Ok(k) => k,
                 Err(e) => return Some(Err(e.to_string())),
             };
-            let win = (kernels[0].len() as f64).sqrt() as usize;
+            let win = kernels
+                .first()
+                .map_or(0, |k| (k.len() as f64).sqrt() as usize);
             let mut mean = vec![0.0f32; win * win];
             for k in &kernels {
                 for (m, v) in mean.iter_mut().zip(k) {

@@ -2,12 +2,12 @@
 //! measured in the same process (no timed tests: this is where speed is measured).
 
 use std::process::ExitCode;
-use std::time::Instant;
 
 use burn::tensor::{Device, Distribution, Tensor};
 use clap::Args;
 use serde::Serialize;
 
+use super::bench_kernels::{median_ms, wait};
 use crate::engine::{select_device, DeviceChoice};
 use crate::nets::fke::{fft_len, Fke, FkeConfig, KernelPath};
 use crate::nets::registry::builtin_config;
@@ -85,20 +85,8 @@ fn time_case(
     device.memory_cleanup();
     reset_peak_rss();
     let x = Tensor::<4>::random([1, 3, size, size], Distribution::Uniform(0.0, 1.0), device);
-    let run = || {
-        let y = net.forward_image(x.clone());
-        // Reading back forces the work to finish (GPU work is asynchronous).
-        let _ = y.slice([0..1, 0..1, 0..1, 0..1]).into_data();
-    };
-    run();
-    let mut times: Vec<f64> = (0..repeats.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            run();
-            t.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
+    // Reading back forces the work to finish (GPU work is asynchronous).
+    let ms = median_ms(repeats, || wait(net.forward_image(x.clone())));
     let memory = if is_gpu {
         device
             .memory_pool_usage()
@@ -106,7 +94,7 @@ fn time_case(
     } else {
         peak_rss_mb()
     };
-    Ok((times[times.len() / 2], memory))
+    Ok((ms, memory))
 }
 
 /// Median time of a model's PDE layers alone at the bottleneck of a `size²` input (K = 5,
@@ -128,23 +116,13 @@ fn time_pde(
         l.path = KernelPath::for_device(is_gpu);
     }
     let x = Tensor::<4>::random([1, ch, side, side], Distribution::Normal(0.0, 1.0), device);
-    let run = || {
+    Some(median_ms(repeats, || {
         let mut y = x.clone();
         for l in &layers {
             y = l.forward(y, 5, 0.2, cfg.cfl_limit).0;
         }
-        let _ = y.slice([0..1, 0..1, 0..1, 0..1]).into_data();
-    };
-    run();
-    let mut times: Vec<f64> = (0..repeats.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            run();
-            t.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    Some(times[times.len() / 2])
+        wait(y);
+    }))
 }
 
 /// Median time of the FKE alone (its input: decoder features and the image at `size²`), to
@@ -162,20 +140,7 @@ fn time_fke(
     let s = fft_len(size);
     let f = Tensor::<4>::random([1, width, s, s], Distribution::Normal(0.0, 1.0), device);
     let b = Tensor::<4>::random([1, 3, s, s], Distribution::Uniform(0.0, 1.0), device);
-    let run = || {
-        let y = fke.forward(f.clone(), b.clone()).image;
-        let _ = y.slice([0..1, 0..1, 0..1, 0..1]).into_data();
-    };
-    run();
-    let mut times: Vec<f64> = (0..repeats.max(1))
-        .map(|_| {
-            let t = Instant::now();
-            run();
-            t.elapsed().as_secs_f64() * 1000.0
-        })
-        .collect();
-    times.sort_by(f64::total_cmp);
-    times[times.len() / 2]
+    median_ms(repeats, || wait(fke.forward(f.clone(), b.clone()).image))
 }
 
 /// Median time of one training step (forward, PSNR loss, backward, AdamW update) of `name`
@@ -218,15 +183,13 @@ fn time_train_step(
             .into_data();
         Ok(())
     };
-    step()?;
-    let mut times = Vec::with_capacity(repeats.max(1));
-    for _ in 0..repeats.max(1) {
-        let t = Instant::now();
-        step()?;
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[times.len() / 2])
+    let mut failed = None;
+    let ms = median_ms(repeats, || {
+        if let Err(e) = step() {
+            failed.get_or_insert(e);
+        }
+    });
+    failed.map_or(Ok(ms), Err)
 }
 
 fn config_of(name: &str) -> anyhow::Result<crate::nets::model::NetConfig> {

@@ -13,7 +13,7 @@ use crate::nets::kernel_path::KernelPath;
 use crate::nets::pde::{PdeConfig, PdeLayer};
 
 /// Median milliseconds of `run` after one warm-up; `run` must wait for its result.
-fn median_ms(repeats: usize, mut run: impl FnMut()) -> f64 {
+pub(super) fn median_ms(repeats: usize, mut run: impl FnMut()) -> f64 {
     run();
     let mut t: Vec<f64> = (0..repeats.max(1))
         .map(|_| {
@@ -26,7 +26,8 @@ fn median_ms(repeats: usize, mut run: impl FnMut()) -> f64 {
     t[t.len() / 2]
 }
 
-fn wait(t: Tensor<4>) {
+/// Reads one value back, which waits for the (asynchronous) GPU work behind `t`.
+pub(super) fn wait(t: Tensor<4>) {
     let _ = t.slice([0..1, 0..1, 0..1, 0..1]).into_data();
 }
 

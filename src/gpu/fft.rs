@@ -711,9 +711,8 @@ impl FftShader {
         otf_re: burn::tensor::Tensor<4>,
         otf_im: burn::tensor::Tensor<4>,
     ) -> Result<burn::tensor::Tensor<4>, GpuError> {
-        use burn::backend::wgpu::{AutoCompiler, CubeTensor};
+        use burn::backend::wgpu::CubeTensor;
         use burn::backend::Cube;
-        use burn::cubecl::wgpu::WgpuServer;
         use burn::tensor::{DType, Tensor};
 
         let [n, c, h, w] = x.dims();
@@ -737,44 +736,7 @@ impl FftShader {
             client.empty(s.real_len() * 4),
             DType::F32,
         );
-        client
-            .flush()
-            .map_err(|e| GpuError(format!("flushing burn's queue: {e:?}")))?;
-        let resource = |t: &CubeTensor| {
-            client
-                .get_resource::<WgpuServer<AutoCompiler>>(t.handle.clone())
-                .map_err(|e| GpuError(format!("burn's buffer: {e:?}")))
-        };
-        let (rx, ro, rout) = (resource(&x)?, resource(&otf)?, resource(&out)?);
-        fn slice(r: &burn::backend::wgpu::WgpuResource, bytes: u64) -> Slice<'_> {
-            Slice {
-                buffer: &r.buffer,
-                offset: r.offset,
-                size: bytes,
-            }
-        }
-        let input = slice(rx.resource(), s.real_len() as u64 * 4);
-        let filter = slice(ro.resource(), s.spec_len() as u64 * COMPLEX_BYTES);
-        let output = slice(rout.resource(), s.real_len() as u64 * 4);
-        let spectrum = self.empty(s.spec_len() as u64 * COMPLEX_BYTES)?;
-        let scratch = self.scratch(s)?;
-        let bufs = self.pair(&spectrum, scratch.as_ref());
-        let mut steps = Vec::new();
-        let cur = self.rows_forward(&mut steps, s, input, bufs);
-        let cur = self.columns(&mut steps, s, bufs, cur, Columns::Filter(filter));
-        let result = self.rows_inverse(&mut steps, s, bufs, cur, output);
-        let mut enc = self.record(&steps);
-        if !std::ptr::eq(result.buffer, output.buffer) || result.offset != output.offset {
-            enc.copy_buffer_to_buffer(
-                result.buffer,
-                result.offset,
-                output.buffer,
-                output.offset,
-                output.size,
-            );
-        }
-        self.queue.submit([enc.finish()]);
-        drop((rx, ro, rout));
+        self.run_on_burn(s, &x, Some(&otf), &out)?;
         Ok(Tensor::from_primitive::<Cube>(out))
     }
 
@@ -784,9 +746,8 @@ impl FftShader {
         &self,
         x: burn::tensor::Tensor<4>,
     ) -> Result<(burn::tensor::Tensor<4>, burn::tensor::Tensor<4>), GpuError> {
-        use burn::backend::wgpu::{AutoCompiler, CubeTensor};
+        use burn::backend::wgpu::CubeTensor;
         use burn::backend::Cube;
-        use burn::cubecl::wgpu::WgpuServer;
         use burn::tensor::{DType, Shape as TensorShape, Tensor};
 
         let [n, c, h, w] = x.dims();
@@ -800,42 +761,76 @@ impl FftShader {
             client.empty(s.spec_len() * COMPLEX_BYTES as usize),
             DType::F32,
         );
+        self.run_on_burn(s, &x, None, &out)?;
+        let both = Tensor::<5>::from_primitive::<Cube>(out);
+        let part = |i: usize| both.clone().narrow(4, i, 1).reshape([n, c, h, s.wc()]);
+        Ok((part(0), part(1)))
+    }
+
+    /// The passes on burn's buffers: `input` holds `s`'s real planes; with an `otf` (complex,
+    /// spectrum layout) the fused multiply writes real planes to `out`, without one the
+    /// forward spectrum goes to `out`. burn's pending work is flushed first so that it reaches
+    /// the shared queue before ours; the held resources keep the allocations in place until
+    /// the submission is recorded.
+    fn run_on_burn(
+        &self,
+        s: Shape,
+        input: &burn::backend::wgpu::CubeTensor,
+        otf: Option<&burn::backend::wgpu::CubeTensor>,
+        out: &burn::backend::wgpu::CubeTensor,
+    ) -> Result<(), GpuError> {
+        use burn::backend::wgpu::{AutoCompiler, CubeTensor, WgpuResource};
+        use burn::cubecl::wgpu::WgpuServer;
+
+        fn slice(r: &WgpuResource, bytes: u64) -> Slice<'_> {
+            Slice {
+                buffer: &r.buffer,
+                offset: r.offset,
+                size: bytes,
+            }
+        }
+        let client = &input.client;
         client
             .flush()
             .map_err(|e| GpuError(format!("flushing burn's queue: {e:?}")))?;
-        let resource = |t: &CubeTensor| {
+        let get = |t: &CubeTensor| {
             client
                 .get_resource::<WgpuServer<AutoCompiler>>(t.handle.clone())
                 .map_err(|e| GpuError(format!("burn's buffer: {e:?}")))
         };
-        let (rx, rout) = (resource(&x)?, resource(&out)?);
-        let input = Slice {
-            buffer: &rx.resource().buffer,
-            offset: rx.resource().offset,
-            size: s.real_len() as u64 * 4,
-        };
-        let spectrum = self.empty(s.spec_len() as u64 * COMPLEX_BYTES)?;
+        let (held_in, held_out) = (get(input)?, get(out)?);
+        let held_otf = otf.map(get).transpose()?;
+        let (real_bytes, spec_bytes) =
+            (s.real_len() as u64 * 4, s.spec_len() as u64 * COMPLEX_BYTES);
+        let spectrum = self.empty(spec_bytes)?;
         let scratch = self.scratch(s)?;
         let bufs = self.pair(&spectrum, scratch.as_ref());
         let mut steps = Vec::new();
-        let cur = self.rows_forward(&mut steps, s, input, bufs);
-        let cur = self.columns(&mut steps, s, bufs, cur, Columns::Forward);
+        let cur = self.rows_forward(&mut steps, s, slice(held_in.resource(), real_bytes), bufs);
+        let (result, output) = match &held_otf {
+            Some(o) => {
+                let filter = Columns::Filter(slice(o.resource(), spec_bytes));
+                let cur = self.columns(&mut steps, s, bufs, cur, filter);
+                let output = slice(held_out.resource(), real_bytes);
+                (self.rows_inverse(&mut steps, s, bufs, cur, output), output)
+            }
+            None => {
+                let cur = self.columns(&mut steps, s, bufs, cur, Columns::Forward);
+                (bufs[cur], slice(held_out.resource(), spec_bytes))
+            }
+        };
         let mut enc = self.record(&steps);
-        let bytes = s.spec_len() as u64 * COMPLEX_BYTES;
-        let result = bufs[cur];
-        let target = rout.resource();
-        enc.copy_buffer_to_buffer(
-            result.buffer,
-            result.offset,
-            &target.buffer,
-            target.offset,
-            bytes,
-        );
+        if !std::ptr::eq(result.buffer, output.buffer) || result.offset != output.offset {
+            enc.copy_buffer_to_buffer(
+                result.buffer,
+                result.offset,
+                output.buffer,
+                output.offset,
+                output.size,
+            );
+        }
         self.queue.submit([enc.finish()]);
-        drop((rx, rout));
-        let both = Tensor::<5>::from_primitive::<Cube>(out);
-        let part = |i: usize| both.clone().narrow(4, i, 1).reshape([n, c, h, s.wc()]);
-        Ok((part(0), part(1)))
+        Ok(())
     }
 
     /// Records `steps` and the copy of `result` in one encoder, submits, and reads back.
