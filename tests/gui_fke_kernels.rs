@@ -8,13 +8,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use burn::tensor::{Device, Distribution};
-use deblur::app::{DeblurApp, Launch};
 use deblur::nets::fke::FkeConfig;
 use deblur::nets::model::NetConfig;
 use deblur::nets::nafnet::NafNetConfig;
 use deblur::nets::weights::save_safetensors;
 use egui_kittest::kittest::Queryable;
-use egui_kittest::Harness;
 
 fn tiny_config() -> NafNetConfig {
     NafNetConfig {
@@ -61,51 +59,11 @@ fn a_deeprft_shows_its_feature_kernels() {
     // The only test in this binary, and no thread has started yet.
     std::env::set_var("DEBLUR_MODELS_DIR", &models);
 
-    let photo = dir.path().join("photo.png");
-    image::RgbImage::from_fn(100, 72, |x, y| {
-        let v = ((x / 9 + y / 7) % 2 * 200 + 30) as u8;
-        image::Rgb([v, v / 2, 255 - v])
-    })
-    .save(&photo)
-    .expect("fixture");
-
-    if common::wgpu_device("gui fke kernels").is_none() {
+    let Some(mut h) = common::app_deblurring(dir.path(), (100, 72), "deeprft-tiny", |a| {
+        a.doc.as_ref().is_some_and(|d| d.feature_kernels.is_some())
+    }) else {
         return;
-    }
-    let launch = Launch {
-        files: vec![photo],
-        ..Default::default()
     };
-    let mut h = Harness::builder()
-        .with_size([1000.0, 700.0])
-        .wgpu()
-        .build_eframe(move |cc| DeblurApp::new(cc, launch));
-    h.state_mut().settings.model = "deeprft-tiny".into();
-    let start = Instant::now();
-    let mut asked = false;
-    let waiting = |h: &Harness<DeblurApp>| {
-        h.state()
-            .doc
-            .as_ref()
-            .is_none_or(|d| d.feature_kernels.is_none())
-    };
-    while waiting(&h) {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no feature kernels; notices: {:?}",
-            h.state()
-                .notices
-                .iter()
-                .map(|n| &n.text)
-                .collect::<Vec<_>>()
-        );
-        if !asked && h.state().doc.as_ref().is_some_and(|d| d.photo.is_some()) {
-            h.state_mut().run_deblur();
-            asked = true;
-        }
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
     {
         let doc = h.state().doc.as_ref().expect("document");
         let fk = doc.feature_kernels.as_ref().expect("feature kernels");

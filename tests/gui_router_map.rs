@@ -4,16 +4,12 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
-
 use burn::module::Param;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Distribution, Tensor};
-use deblur::app::{DeblurApp, Launch};
 use deblur::nets::dhnet::{DhNet, DhNetConfig};
 use deblur::nets::model::NetConfig;
 use deblur::nets::weights::save_safetensors;
-use egui_kittest::Harness;
 
 fn tiny_config() -> DhNetConfig {
     DhNetConfig {
@@ -65,45 +61,11 @@ fn a_dhnet_shows_its_router_map() {
     // The only test in this binary, and no thread has started yet.
     std::env::set_var("DEBLUR_MODELS_DIR", &models);
 
-    let photo = dir.path().join("photo.png");
-    image::RgbImage::from_fn(90, 70, |x, y| {
-        let v = ((x / 9 + y / 7) % 2 * 200 + 30) as u8;
-        image::Rgb([v, v / 2, 255 - v])
-    })
-    .save(&photo)
-    .expect("fixture");
-
-    if common::wgpu_device("gui router map").is_none() {
+    let Some(mut h) = common::app_deblurring(dir.path(), (90, 70), "dhnet-tiny", |a| {
+        a.doc.as_ref().is_some_and(|d| d.restored.is_some())
+    }) else {
         return;
-    }
-    let launch = Launch {
-        files: vec![photo],
-        ..Default::default()
     };
-    let mut h = Harness::builder()
-        .with_size([900.0, 600.0])
-        .wgpu()
-        .build_eframe(move |cc| DeblurApp::new(cc, launch));
-    h.state_mut().settings.model = "dhnet-tiny".into();
-    let start = Instant::now();
-    let mut asked = false;
-    while h.state().doc.as_ref().is_none_or(|d| d.restored.is_none()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no result; notices: {:?}",
-            h.state()
-                .notices
-                .iter()
-                .map(|n| &n.text)
-                .collect::<Vec<_>>()
-        );
-        if !asked && h.state().doc.as_ref().is_some_and(|d| d.photo.is_some()) {
-            h.state_mut().run_deblur();
-            asked = true;
-        }
-        h.step();
-        std::thread::sleep(Duration::from_millis(20));
-    }
     h.state_mut().settings.show_blur_map = true;
     h.run_steps(3);
     let doc = h.state().doc.as_ref().expect("document");

@@ -84,3 +84,52 @@ pub fn test_card(
         evaluation: Default::default(),
     }
 }
+
+/// The app opened on a checker photo of `width × height` written into `dir`, with `model`
+/// chosen, deblurring it; steps until `done` holds (at most 120 s) and returns the harness.
+/// `None` without a wgpu adapter (see [`wgpu_device`]).
+pub fn app_deblurring(
+    dir: &std::path::Path,
+    (width, height): (u32, u32),
+    model: &str,
+    done: impl Fn(&deblur::app::DeblurApp) -> bool,
+) -> Option<egui_kittest::Harness<'static, deblur::app::DeblurApp>> {
+    use std::time::{Duration, Instant};
+    let photo = dir.join("photo.png");
+    image::RgbImage::from_fn(width, height, |x, y| {
+        let v = ((x / 9 + y / 7) % 2 * 200 + 30) as u8;
+        image::Rgb([v, v / 2, 255 - v])
+    })
+    .save(&photo)
+    .expect("fixture");
+    wgpu_device(model)?;
+    let launch = deblur::app::Launch {
+        files: vec![photo],
+        ..Default::default()
+    };
+    let mut h = egui_kittest::Harness::builder()
+        .with_size([1000.0, 700.0])
+        .wgpu()
+        .build_eframe(move |cc| deblur::app::DeblurApp::new(cc, launch));
+    h.state_mut().settings.model = model.into();
+    let start = Instant::now();
+    let mut asked = false;
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "still waiting; notices: {:?}",
+            h.state()
+                .notices
+                .iter()
+                .map(|n| &n.text)
+                .collect::<Vec<_>>()
+        );
+        if !asked && h.state().doc.as_ref().is_some_and(|d| d.photo.is_some()) {
+            h.state_mut().run_deblur();
+            asked = true;
+        }
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(h)
+}
