@@ -870,6 +870,8 @@ impl DeblurApp {
                         .add_enabled(installed, egui::Button::selectable(current == m.name, text));
                     let shows = if m.architecture.contains("dhnet") {
                         "blur-degree map from its router; estimated kernels"
+                    } else if m.architecture == "deeprft" {
+                        "estimated kernels and its own (FKE) feature kernels; blur map from the kernel sizes"
                     } else {
                         "estimated kernels; blur map from the kernel sizes"
                     };
@@ -1095,12 +1097,10 @@ impl DeblurApp {
                 ui.separator();
                 ui.label(RichText::new("Models").strong());
                 for m in &self.models {
-                    let licence = if m.name.starts_with("nafnet-") && m.card_path.is_some() {
-                        "weights trained by this project; NAFNet architecture MIT (megvii-research)"
-                    } else if m.card_path.is_some() {
-                        "weights trained by this project"
-                    } else {
-                        "not installed"
+                    let licence = match (&m.card_path, m.licence.is_empty()) {
+                        (None, _) => "not installed".to_string(),
+                        (Some(_), true) => "weights trained by this project".to_string(),
+                        (Some(_), false) => format!("weights: {}", m.licence),
                     };
                     ui.label(format!("{} ({}): {licence}", m.name, m.architecture));
                 }

@@ -71,6 +71,8 @@ pub struct ModelEntry {
     pub architecture: String,
     pub params: usize,
     pub summary: String,
+    /// The weights' licence from the card (empty without one).
+    pub licence: String,
     /// The card, when weights are installed.
     pub card_path: Option<PathBuf>,
 }
@@ -91,6 +93,7 @@ pub fn list_models(dir: &Path) -> Vec<ModelEntry> {
                     architecture: card.model.architecture.clone(),
                     params: card.model.params,
                     summary: card.model.summary.clone(),
+                    licence: card.model.licence.clone(),
                     card_path: Some(path),
                 }),
                 Err(e) => tracing::warn!("skipping model card: {e}"),
@@ -114,6 +117,7 @@ pub fn list_models(dir: &Path) -> Vec<ModelEntry> {
                     "architecture only: no weights installed (import an official .pth or train one)"
                         .into()
                 },
+                licence: String::new(),
                 card_path: None,
             });
         }
