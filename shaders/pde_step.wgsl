@@ -16,10 +16,6 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> params: Params;
 
-fn element_index(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
-    // 2-D grid of 256-wide workgroups when count/256 exceeds the 65535 limit of one axis.
-    return (wg.y * nwg.x + wg.x) * 256u + li;
-}
 
 // ---- step pass --------------------------------------------------------------------------
 // H^{k+1} = w_m·H^{k−1} + w_c·H^k + w_rp·next_r(H^k) + w_rm·prev_r(H^k)
@@ -29,23 +25,28 @@ fn element_index(wg: vec3<u32>, nwg: vec3<u32>, li: u32) -> u32 {
 @group(0) @binding(3) var<storage, read> h_cur: array<f32>;
 @group(0) @binding(4) var<storage, read_write> h_next: array<f32>;
 
-@compute @workgroup_size(256)
-fn step(@builtin(workgroup_id) wg: vec3<u32>,
-        @builtin(num_workgroups) nwg: vec3<u32>,
-        @builtin(local_invocation_index) li: u32) {
-    let i = element_index(wg, nwg, li);
-    let n = params.count;
-    if (i >= n) { return; }
+// One invocation per element on a (column, row, plane) grid of 16×16 tiles: no integer
+// division in the index maths (slow on CPU-side drivers such as lavapipe, and not free on
+// GPUs), and the wrapped neighbours are selects.
+@compute @workgroup_size(16, 16, 1)
+fn step(@builtin(global_invocation_id) gid: vec3<u32>) {
     let h = params.h;
     let w = params.w;
-    let base = i - i % (h * w);
-    let row = (i / w) % h;
-    let col = i % w;
+    let col = gid.x;
+    let row = gid.y;
+    if (col >= w || row >= h) { return; }
+    let n = params.count;
+    let base = gid.z * h * w;
+    let i = base + row * w + col;
+    let rn = select(row + 1u, 0u, row + 1u == h);
+    let rp = select(row - 1u, h - 1u, row == 0u);
+    let cn = select(col + 1u, 0u, col + 1u == w);
+    let cp = select(col - 1u, w - 1u, col == 0u);
     h_next[i] = planes[i] * h_prev[i]
         + planes[n + i] * h_cur[i]
-        + planes[2u * n + i] * h_cur[base + ((row + 1u) % h) * w + col]
-        + planes[3u * n + i] * h_cur[base + ((row + h - 1u) % h) * w + col]
-        + planes[4u * n + i] * h_cur[base + row * w + (col + 1u) % w]
-        + planes[5u * n + i] * h_cur[base + row * w + (col + w - 1u) % w]
+        + planes[2u * n + i] * h_cur[base + rn * w + col]
+        + planes[3u * n + i] * h_cur[base + rp * w + col]
+        + planes[4u * n + i] * h_cur[base + row * w + cn]
+        + planes[5u * n + i] * h_cur[base + row * w + cp]
         + planes[6u * n + i];
 }

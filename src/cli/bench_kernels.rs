@@ -31,6 +31,13 @@ pub(super) fn wait(t: Tensor<4>) {
     let _ = t.slice([0..1, 0..1, 0..1, 0..1]).into_data();
 }
 
+/// Reduces all of `t` on its device and reads the sum back: every value must exist, so all
+/// the work that produced it has run (a one-value read proved too weak a barrier for
+/// kernels launched outside burn's op graph).
+fn wait_all(t: Tensor<4>) {
+    let _ = t.sum().into_scalar::<f32>();
+}
+
 /// Prints one table row per path with its ratio to the first.
 fn report(what: &str, rows: &[(&str, f64)]) {
     let base = rows.first().map_or(1.0, |r| r.1);
@@ -63,7 +70,7 @@ fn pde_rows(device: &ComputeDevice, c: usize, h: usize, w: usize, repeats: usize
     paths.push(("CPU reference (host)", KernelPath::Cpu));
     for (name, path) in paths {
         layer.path = path;
-        let ms = median_ms(repeats, || wait(layer.forward(f.clone(), 5, 0.2, 0.9).0));
+        let ms = median_ms(repeats, || wait_all(layer.forward(f.clone(), 5, 0.2, 0.9).0));
         rows.push((name, ms));
     }
     report(&format!("PDE layer K=5 {c}x{h}x{w}"), &rows);
@@ -91,7 +98,7 @@ fn pde_rows(device: &ComputeDevice, c: usize, h: usize, w: usize, repeats: usize
                 0.2,
                 0.9,
             );
-            wait(crate::nets::pde::integrate(f.clone(), &p, 5));
+            wait_all(crate::nets::pde::integrate(f.clone(), &p, 5));
         }),
     )];
     if device.is_gpu {
@@ -103,7 +110,7 @@ fn pde_rows(device: &ComputeDevice, c: usize, h: usize, w: usize, repeats: usize
             0.9,
             5,
         ) {
-            Ok((hk, _)) => wait(hk),
+            Ok((hk, _)) => wait_all(hk),
             Err(e) => eprintln!("bench: PDE shader unavailable: {e}"),
         });
         rows.push(("WGSL passes (burn buffers)", ms));
@@ -129,7 +136,7 @@ fn fft_rows(device: &ComputeDevice, planes: usize, n: usize, repeats: usize) {
     paths.push(("rustfft (host, rayon)", KernelPath::Cpu));
     for (name, path) in paths {
         let ms = median_ms(repeats, || {
-            wait(path.spectral_multiply(x.clone(), kr.clone(), ki.clone()))
+            wait_all(path.spectral_multiply(x.clone(), kr.clone(), ki.clone()))
         });
         rows.push((name, ms));
     }

@@ -51,6 +51,31 @@ fn groups_for(count: usize) -> usize {
     count.div_ceil(WORKGROUP as usize)
 }
 
+/// Side of the step shader's square workgroups (16×16 elements of one plane).
+pub(crate) const STEP_TILE: usize = 16;
+
+/// The step pass's (columns, rows, planes) workgroup grid for `count` elements of `h × w`
+/// planes. Planes beyond the 65,535 groups of one axis are refused by [`check_planes`].
+pub(crate) fn step_grid(count: usize, h: usize, w: usize) -> (u32, u32, u32) {
+    (
+        w.div_ceil(STEP_TILE) as u32,
+        h.div_ceil(STEP_TILE) as u32,
+        (count / (h * w).max(1)) as u32,
+    )
+}
+
+/// The step grid puts planes on one dispatch axis.
+pub(crate) fn check_planes(count: usize, h: usize, w: usize) -> Result<(), GpuError> {
+    let planes = count / (h * w).max(1);
+    if planes > super::MAX_GROUPS_PER_AXIS || h * w == 0 || count % (h * w) != 0 {
+        return Err(GpuError(format!(
+            "PDE step: {count} elements are not at most {} planes of {h}×{w}",
+            super::MAX_GROUPS_PER_AXIS
+        )));
+    }
+    Ok(())
+}
+
 impl PdeShader {
     pub fn new(device: &wgpu::Device, queue: &wgpu::Queue) -> Self {
         let pipeline = |src: &str, entry: &str| {
@@ -213,7 +238,7 @@ impl PdeShader {
                 ],
             ));
         }
-        let (gx, gy) = grid(groups_for(n));
+        let (gx, gy, gz) = step_grid(n, h, w);
         let mut pass = enc.begin_compute_pass(&Default::default());
         pass.set_pipeline(&self.step);
         for s in 0..k {
@@ -223,7 +248,7 @@ impl PdeShader {
                 &groups[2 + (s - 2) % 3]
             };
             pass.set_bind_group(0, bg, &[]);
-            pass.dispatch_workgroups(gx, gy, 1);
+            pass.dispatch_workgroups(gx, gy, gz);
         }
         drop(pass);
         // Step s writes states[s % 3].
@@ -292,6 +317,7 @@ impl PdeShader {
         if k == 0 {
             return Ok(h0.to_vec());
         }
+        check_planes(n, h, w)?;
         let packed: Vec<f32> = [&p.w_m, &p.w_c, &p.w_rp, &p.w_rm, &p.w_cp, &p.w_cm, &p.s]
             .iter()
             .flat_map(|v| v.iter().copied())
@@ -319,6 +345,7 @@ impl PdeShader {
         k: usize,
     ) -> Result<(Vec<f32>, u64), GpuError> {
         let n = f.len();
+        check_planes(n, h, w)?;
         if coef.len() != 4 * n {
             return Err(GpuError(format!(
                 "PDE layer: {} coefficients for {n} elements (need 4 per element)",

@@ -148,14 +148,19 @@ pub fn integrate_on_device(
             .with_buffer(clamped.handle.clone().binding()),
     );
 
+    super::pde::check_planes(count_el, h, w)?;
+    let (sx, sy, sz) = super::pde::step_grid(count_el, h, w);
+    let step_count = CubeCount::Static(sx, sy, sz);
+    let tile = super::pde::STEP_TILE as u32;
+    let step_dim = CubeDim::new_2d(tile, tile);
     let step_params = upload(params(count_el, h, w, 0.0, 0.0));
     // H^{-1} = H^0 = f; each step writes a fresh buffer from burn's pool.
     let (mut prev, mut cur) = (f.clone(), f.clone());
     for _ in 0..k {
         let next = empty_like(&f, Shape::new(dims));
         client.launch(
-            Box::new(SourceKernel::new(StepKernel, dim)),
-            groups.clone(),
+            Box::new(SourceKernel::new(StepKernel, step_dim)),
+            step_count.clone(),
             KernelArguments::new()
                 .with_buffer(step_params.clone().binding())
                 .with_buffer(planes.handle.clone().binding())
