@@ -61,7 +61,7 @@ pub fn estimate_feature_kernels(
                 }
             }
             let input = Tensor::<4>::from_data(TensorData::new(data, [1, 3, th, tw]), device);
-            let (outputs, _) = naf.forward_all(input, PdeRun::default());
+            let (outputs, _) = naf.forward_all(input, PdeRun::default(), false);
             let Some((re, im)) = outputs.otf else {
                 return Some(Err("the network returned no OTF".into()));
             };

@@ -70,7 +70,9 @@ fn pde_rows(device: &ComputeDevice, c: usize, h: usize, w: usize, repeats: usize
     paths.push(("CPU reference (host)", KernelPath::Cpu));
     for (name, path) in paths {
         layer.path = path;
-        let ms = median_ms(repeats, || wait_all(layer.forward(f.clone(), 5, 0.2, 0.9).0));
+        let ms = median_ms(repeats, || {
+            wait_all(layer.forward(f.clone(), 5, 0.2, 0.9).0)
+        });
         rows.push((name, ms));
     }
     report(&format!("PDE layer K=5 {c}x{h}x{w}"), &rows);

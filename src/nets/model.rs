@@ -288,7 +288,7 @@ impl Restore for NafNet {
         x: Tensor<4>,
         pde: PdeRun,
     ) -> (Vec<Tensor<4>>, Option<PdeStats>) {
-        let (out, stats) = self.forward_all(x, pde);
+        let (out, stats) = self.forward_all(x, pde, true);
         let mut images = vec![out.image];
         images.extend(out.aux);
         (images, stats)

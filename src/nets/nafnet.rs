@@ -235,6 +235,7 @@ impl NafNet {
         &self,
         inp: Tensor<4>,
         bottleneck: impl FnOnce(Tensor<4>) -> Tensor<4>,
+        want_aux: bool,
     ) -> NafOutputs {
         let [_, _, h, w] = inp.dims();
         let (ph, pw, mode) = if self.fke.is_some() {
@@ -288,11 +289,11 @@ impl NafNet {
                 otf: None,
             },
             Some(fke) => {
-                let aux = self.ending.forward(x.clone()) + padded.clone();
+                let aux = want_aux.then(|| crop(self.ending.forward(x.clone()) + padded.clone()));
                 let out = fke.forward(x, padded);
                 NafOutputs {
                     image: crop(out.image),
-                    aux: Some(crop(aux)),
+                    aux,
                     otf: Some((out.otf_re, out.otf_im)),
                 }
             }
@@ -326,27 +327,37 @@ impl NafNet {
     /// Like [`forward`](Self::forward) with an explicit PDE schedule, returning the CFL
     /// statistics summed over the layers.
     pub fn forward_pde(&self, inp: Tensor<4>, run: PdeRun) -> (Tensor<4>, Option<PdeStats>) {
-        let (out, stats) = self.forward_all(inp, run);
+        let (out, stats) = self.forward_all(inp, run, false);
         (out.image, stats)
     }
 
     /// All outputs of a forward pass with an explicit PDE schedule.
-    pub fn forward_all(&self, inp: Tensor<4>, run: PdeRun) -> (NafOutputs, Option<PdeStats>) {
+    /// `want_aux`: also the backbone's own estimate of `deeprft-*` models (training only).
+    pub fn forward_all(
+        &self,
+        inp: Tensor<4>,
+        run: PdeRun,
+        want_aux: bool,
+    ) -> (NafOutputs, Option<PdeStats>) {
         let mut stats: Option<PdeStats> = None;
-        let out = self.forward_parts(inp, |mut x| {
-            for layer in &self.pde_layers {
-                let (y, s) = layer.forward(x, run.k, run.dt, run.cfl);
-                x = y;
-                stats = Some(match stats.take() {
-                    Some(acc) => PdeStats {
-                        elements: acc.elements + s.elements,
-                        clamped: acc.clamped + s.clamped,
-                    },
-                    None => s,
-                });
-            }
-            x
-        });
+        let out = self.forward_parts(
+            inp,
+            |mut x| {
+                for layer in &self.pde_layers {
+                    let (y, s) = layer.forward(x, run.k, run.dt, run.cfl);
+                    x = y;
+                    stats = Some(match stats.take() {
+                        Some(acc) => PdeStats {
+                            elements: acc.elements + s.elements,
+                            clamped: acc.clamped + s.clamped,
+                        },
+                        None => s,
+                    });
+                }
+                x
+            },
+            want_aux,
+        );
         (out, stats)
     }
 }
@@ -438,7 +449,7 @@ mod tests {
             .expect("warm start")
             .warm_start_fke();
         let x = Tensor::<4>::random([1, 3, 64, 32], Distribution::Uniform(0.0, 1.0), &device);
-        let (out, _) = rft.forward_all(x.clone(), PdeRun::default());
+        let (out, _) = rft.forward_all(x.clone(), PdeRun::default(), true);
         let diff = |a: Tensor<4>, b: Tensor<4>| (a - b).abs().max().into_scalar::<f32>();
         assert!(diff(out.image.clone(), naf.forward(x.clone())) < 1e-5);
         assert!(diff(out.image, out.aux.expect("aux output")) < 1e-5);
