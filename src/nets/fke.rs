@@ -5,8 +5,8 @@
 //!
 //! The spectral transforms follow models.md §1.2 (unnormalised forward, 1/(H·W) inverse) and
 //! have three implementations, chosen by [`KernelPath`]: burn-signal's differentiable FFT
-//! (training, and any device), rustfft through host memory (the CPU inference path), and the
-//! project's WGSL FFT on the wgpu device (GPU inference).
+//! (training, and any device), rustfft on the host (the CPU inference path), and the
+//! project's WGSL FFT on burn's own wgpu buffers (GPU inference, no host round trip).
 
 use burn::module::Module;
 use burn::nn::conv::Conv2d;
