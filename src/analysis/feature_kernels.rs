@@ -140,12 +140,7 @@ pub fn feature_kernel_overlay(
     height: usize,
     tiles: &[TileKernels],
 ) -> RgbImage {
-    let plane = width * height;
-    let mut img = RgbImage::from_fn(width as u32, height as u32, |x, y| {
-        let i = y as usize * width + x as usize;
-        let px = |c: usize| (rgb[c * plane + i].clamp(0.0, 1.0) * 255.0 * 0.35).round() as u8;
-        Rgb([px(0), px(1), px(2)])
-    });
+    let mut img = super::overlay::dimmed(rgb, width, height, 0.35);
     for t in tiles {
         let per_row = (t.channels.len() as f64).sqrt().ceil().max(1.0) as usize;
         let rows = t.channels.len().div_ceil(per_row);

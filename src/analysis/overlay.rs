@@ -8,6 +8,17 @@ use super::psf::RegionKernel;
 /// Largest magnification of a kernel thumbnail (window 31 → at most 186 px).
 const MAX_ZOOM: usize = 6;
 
+/// The photo (planar sRGB in [0, 1]) as 8-bit RGB scaled by `factor`, a dim background for
+/// drawing kernels over.
+pub fn dimmed(rgb: &[f32], width: usize, height: usize, factor: f32) -> RgbImage {
+    let plane = width * height;
+    RgbImage::from_fn(width as u32, height as u32, |x, y| {
+        let i = y as usize * width + x as usize;
+        let px = |c: usize| (rgb[c * plane + i].clamp(0.0, 1.0) * 255.0 * factor).round() as u8;
+        Rgb([px(0), px(1), px(2)])
+    })
+}
+
 /// The photo (planar sRGB, dimmed so the kernels stand out) with each region's kernel drawn
 /// as a grey thumbnail at the region's centre: white = the kernel's peak. Unreliable regions
 /// are drawn faded with a grey frame, reliable ones with a green frame.
@@ -17,12 +28,7 @@ pub fn kernel_overlay(
     height: usize,
     kernels: &[RegionKernel],
 ) -> RgbImage {
-    let plane = width * height;
-    let mut img = RgbImage::from_fn(width as u32, height as u32, |x, y| {
-        let i = y as usize * width + x as usize;
-        let px = |c: usize| (rgb[c * plane + i].clamp(0.0, 1.0) * 255.0 * 0.45).round() as u8;
-        Rgb([px(0), px(1), px(2)])
-    });
+    let mut img = dimmed(rgb, width, height, 0.45);
     for k in kernels {
         let zoom = (k.size / 2 / k.window.max(1)).clamp(1, MAX_ZOOM);
         let side = k.window * zoom;
