@@ -148,7 +148,10 @@ fn fft_rows(device: &ComputeDevice, planes: usize, n: usize, repeats: usize) {
 /// The kernel benchmarks on one device. `large` adds the big cases of the issue
 /// (256×256×32 PDE, 48×256² and 16×1024² FFT), which take minutes on a software adapter.
 pub fn run(device: &ComputeDevice, repeats: usize, large: bool) {
-    println!("{} — own kernels vs alternatives, same device", device.label);
+    println!(
+        "{} — own kernels vs alternatives, same device",
+        device.label
+    );
     pde_rows(device, 256, 16, 16, repeats);
     if large {
         pde_rows(device, 32, 256, 256, repeats);
