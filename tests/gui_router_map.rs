@@ -7,6 +7,7 @@ mod common;
 use burn::module::Param;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Distribution, Tensor};
+use deblur::analysis::blurmap::BlurMapSource;
 use deblur::nets::dhnet::{DhNet, DhNetConfig};
 use deblur::nets::model::NetConfig;
 use deblur::nets::weights::save_safetensors;
@@ -86,5 +87,52 @@ fn a_dhnet_shows_its_router_map() {
     assert!(
         !doc.kernels_running && doc.kernels.is_none(),
         "a router map needs no kernel estimate"
+    );
+
+    // One share map per expert, in the config's order; the shares sum to 1 at every pixel.
+    let kernels: Vec<usize> = doc
+        .expert_maps
+        .iter()
+        .map(|m| match m.map.source {
+            BlurMapSource::Expert { kernel } => kernel,
+            ref other => panic!("not an expert map: {other:?}"),
+        })
+        .collect();
+    assert_eq!(kernels, tiny_config().expert_kernels);
+    let pixels = 90 * 70;
+    for i in 0..pixels {
+        let total: f32 = doc.expert_maps.iter().map(|m| m.map.values[i]).sum();
+        assert!(
+            (total - 1.0).abs() < 1e-4,
+            "pixel {i}: shares sum to {total}"
+        );
+    }
+    for m in &doc.expert_maps {
+        assert_eq!((m.min, m.max), (0.0, 1.0), "shares keep the 0-1 scale");
+        assert!(m
+            .map
+            .values
+            .iter()
+            .all(|&v| (-1e-5..=1.0 + 1e-5).contains(&v)));
+    }
+    // The map shown follows the layer picked; the blur degree is layer 0.
+    let largest = kernels.len();
+    h.state_mut().settings.blur_map_layer = largest;
+    h.run_steps(2);
+    let doc = h.state().doc.as_ref().expect("document");
+    let shown = doc.shown_map(largest).expect("expert map");
+    assert_eq!(
+        shown.source,
+        format!("DHNet routers, {k}×{k} expert", k = kernels[largest - 1])
+    );
+    assert!(doc
+        .shown_map(0)
+        .is_some_and(|m| m.from_routers && m.unit == "px"));
+    assert!(
+        std::ptr::eq(
+            doc.shown_map(largest + 7).expect("falls back"),
+            doc.blur_map.as_ref().expect("map")
+        ),
+        "a layer past the experts shows the blur degree"
     );
 }

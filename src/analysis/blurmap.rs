@@ -24,6 +24,9 @@ use super::psf::{
 pub enum BlurMapSource {
     /// DHNet's degradation-degree routers.
     Routers,
+    /// One DHNet expert's share of the routers' weight (in [0, 1], mean over sites); the
+    /// shares of all experts sum to 1 at every pixel.
+    Expert { kernel: usize },
     /// The model-agnostic per-region PSF estimate; `reliable` of `regions` regions passed
     /// the estimator's checks.
     Psf { regions: usize, reliable: usize },
@@ -34,7 +37,7 @@ pub enum BlurMapSource {
 pub struct BlurMap {
     pub width: usize,
     pub height: usize,
-    /// Row-major `height × width`, in image pixels.
+    /// Row-major `height × width`, in [`unit`](Self::unit).
     pub values: Vec<f32>,
     pub source: BlurMapSource,
 }
@@ -44,19 +47,29 @@ impl BlurMap {
     pub fn quantity(&self) -> &'static str {
         match self.source {
             BlurMapSource::Routers => "blur degree (expected receptive field)",
+            BlurMapSource::Expert { .. } => "expert share of the router weight",
             BlurMapSource::Psf { .. } => "blur extent (PSF size)",
         }
     }
 
-    /// Unit of the values.
+    /// Unit of the values ("" for shares, which have none).
     pub fn unit(&self) -> &'static str {
-        "px"
+        match self.source {
+            BlurMapSource::Expert { .. } => "",
+            _ => "px",
+        }
+    }
+
+    /// The colour scale's natural ends, when it has them: shares run from 0 to 1.
+    pub fn fixed_range(&self) -> Option<(f32, f32)> {
+        matches!(self.source, BlurMapSource::Expert { .. }).then_some((0.0, 1.0))
     }
 
     /// Short label of the source, for legends and the GUI.
     pub fn source_label(&self) -> String {
         match self.source {
             BlurMapSource::Routers => "DHNet routers".into(),
+            BlurMapSource::Expert { kernel } => format!("DHNet routers, {kernel}×{kernel} expert"),
             BlurMapSource::Psf { regions, reliable } => {
                 format!("per-region PSF estimate, {reliable} of {regions} regions reliable")
             }
@@ -66,11 +79,18 @@ impl BlurMap {
     /// One line: quantity, unit and source.
     pub fn legend(&self) -> String {
         format!(
-            "{} in {}; source: {}",
-            self.quantity(),
-            self.unit(),
+            "{}; source: {}",
+            self.quantity_with_unit(),
             self.source_label()
         )
+    }
+
+    /// "quantity in unit", or the quantity alone when it has no unit.
+    pub fn quantity_with_unit(&self) -> String {
+        match self.unit() {
+            "" => self.quantity().to_string(),
+            unit => format!("{} in {unit}", self.quantity()),
+        }
     }
 
     /// Smallest and largest finite value (0, 0 for an empty map).
@@ -112,6 +132,16 @@ pub fn from_routers(values: Vec<f32>, width: usize, height: usize) -> BlurMap {
         height,
         values,
         source: BlurMapSource::Routers,
+    }
+}
+
+/// One expert's stitched share map (see [`crate::engine::Restored::expert_maps`]).
+pub fn from_expert(values: Vec<f32>, kernel: usize, width: usize, height: usize) -> BlurMap {
+    BlurMap {
+        width,
+        height,
+        values,
+        source: BlurMapSource::Expert { kernel },
     }
 }
 

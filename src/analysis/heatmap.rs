@@ -71,6 +71,9 @@ fn to_rgb8(c: [f32; 3]) -> Rgb<u8> {
 /// The colour scale `(lo, hi)` of a map: its range, widened to the minimum span (module
 /// docs) about its middle, never below 0.
 pub fn colour_range(map: &BlurMap) -> (f32, f32) {
+    if let Some(range) = map.fixed_range() {
+        return range;
+    }
     let (lo, hi) = map.range();
     let finite: Vec<f32> = map
         .values
@@ -85,6 +88,15 @@ pub fn colour_range(map: &BlurMap) -> (f32, f32) {
     }
     let start = (0.5 * (lo + hi) - 0.5 * span).max(0.0);
     (start, start + span)
+}
+
+/// A colour-bar value: one decimal for pixel scales, two for spans of 1 or less (shares).
+pub fn tick_label(v: f32, span: f32) -> String {
+    if span <= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.1}")
+    }
 }
 
 /// Glyph scale for an image `width` px wide: larger legends on larger images.
@@ -102,8 +114,8 @@ pub fn render_heatmap(map: &BlurMap) -> RgbImage {
     let pad = 4 * s;
     let bar_h = 10 * s;
     let max_chars = (w.saturating_sub(2 * pad) / (CELL_W * s)).max(1);
-    let ticks = [lo, 0.5 * (lo + hi), hi].map(|v| format!("{v:.1}"));
-    let text = wrap(&format!("{}, in px", map.quantity()), max_chars)
+    let ticks = [lo, 0.5 * (lo + hi), hi].map(|v| tick_label(v, hi - lo));
+    let text = wrap(&map.quantity_with_unit(), max_chars)
         .into_iter()
         .chain(wrap(&format!("source: {}", map.source_label()), max_chars))
         .collect::<Vec<_>>();

@@ -7,7 +7,7 @@ use super::state::BlurMapView;
 use super::textures::{ChunkImage, TiledTexture, CHUNK};
 use super::viewer::{paint_texture, Transform};
 use crate::analysis::blurmap::BlurMap;
-use crate::analysis::heatmap::{colour_range, viridis};
+use crate::analysis::heatmap::{colour_range, tick_label, viridis};
 
 /// A map coloured and cut into texture chunks, prepared off the GUI thread.
 pub struct MapImages {
@@ -91,12 +91,17 @@ pub fn paint_legend(
 ) {
     let font = FontId::proportional(12.0);
     let text = Color32::from_gray(230);
+    let quantity = match map.unit.as_str() {
+        "" => map.quantity.clone(),
+        unit => format!("{}, in {unit}", map.quantity),
+    };
     let mut lines = vec![
-        (format!("{}, in {}", map.quantity, map.unit), text),
+        (quantity, text),
         (format!("source: {}", map.source), Color32::from_gray(190)),
     ];
     if let Some(v) = hovered {
-        lines.push((format!("under the pointer: {v:.1} {}", map.unit), text));
+        let v = tick_label(v, map.max - map.min);
+        lines.push((format!("under the pointer: {v} {}", map.unit), text));
     }
     let galleys: Vec<_> = lines
         .into_iter()
@@ -146,7 +151,7 @@ pub fn paint_legend(
         painter.text(
             Pos2::new(x, y),
             align,
-            format!("{v:.1}"),
+            tick_label(v, map.max - map.min),
             font.clone(),
             text,
         );

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use super::blurmap_view::{map_images, MapImages};
 use super::textures::{chunk_images, region_image, ChunkImage};
-use crate::analysis::blurmap::{from_kernels, from_routers};
+use crate::analysis::blurmap::{from_expert, from_kernels, from_routers};
 use crate::analysis::feature_kernels::{estimate_feature_kernels, TileKernels};
 use crate::analysis::psf::{estimate_kernels, PsfOptions, RegionKernel};
 use crate::engine::batch::{plan_batch, run_batch, BatchEvent, BatchSpec, Report};
@@ -55,6 +55,8 @@ pub enum Msg {
         seconds: f64,
         /// The routers' blur-degree map, for models that have routers.
         blur_map: Option<MapImages>,
+        /// Each expert's share map, for models that have routers.
+        expert_maps: Vec<MapImages>,
     },
     DeblurEnded {
         doc: u64,
@@ -473,6 +475,11 @@ fn deblur(
     match result {
         Ok(out) => {
             let blur_map = out.blur_map.map(|v| map_images(from_routers(v, w, h)));
+            let expert_maps = out
+                .expert_maps
+                .into_iter()
+                .map(|(k, v)| map_images(from_expert(v, k, w, h)))
+                .collect();
             let restored = Photo {
                 rgb: out.rgb,
                 ..photo.clone()
@@ -486,6 +493,7 @@ fn deblur(
                 model,
                 seconds: start.elapsed().as_secs_f64(),
                 blur_map,
+                expert_maps,
             });
             // The FKE's own kernels take one more pass over the photo's tiles: after the
             // result is on screen.

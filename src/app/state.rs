@@ -49,6 +49,9 @@ pub struct Settings {
     pub show_kernels: bool,
     pub show_blur_map: bool,
     pub blur_map_opacity: f32,
+    /// Which router map is shown for models with routers: 0 the blur degree, `i` the share
+    /// of expert `i` (1-based).
+    pub blur_map_layer: usize,
     pub batch_input: Option<PathBuf>,
     pub batch_output: Option<PathBuf>,
     pub batch_recursive: bool,
@@ -70,6 +73,7 @@ impl Default for Settings {
             show_kernels: false,
             show_blur_map: false,
             blur_map_opacity: 0.6,
+            blur_map_layer: 0,
             batch_input: None,
             batch_output: None,
             batch_recursive: true,
@@ -173,6 +177,8 @@ pub struct Document {
     /// The FKE's kernels, for models that have one.
     pub feature_kernels: Option<FeatureKernelView>,
     pub blur_map: Option<BlurMapView>,
+    /// Each router expert's share of the weight (models with routers), in expert order.
+    pub expert_maps: Vec<BlurMapView>,
 }
 
 impl Document {
@@ -189,7 +195,17 @@ impl Document {
             kernels_running: false,
             feature_kernels: None,
             blur_map: None,
+            expert_maps: Vec::new(),
         }
+    }
+
+    /// The map to show for `layer` (see [`Settings::blur_map_layer`]): an expert's share map
+    /// when there is one for it, else the blur-degree map.
+    pub fn shown_map(&self, layer: usize) -> Option<&BlurMapView> {
+        layer
+            .checked_sub(1)
+            .and_then(|i| self.expert_maps.get(i))
+            .or(self.blur_map.as_ref())
     }
 
     pub fn file_name(&self) -> String {

@@ -15,6 +15,7 @@ use super::state::{Document, Progress, Restored, SaveDepth, Settings, ViewMode};
 use super::textures::TiledTexture;
 use super::theme;
 use super::viewer::{self, ViewerInput, Viewport};
+use crate::analysis::blurmap::BlurMapSource;
 use crate::engine::batch::{BatchFormat, BatchSpec};
 use crate::engine::ComputeDevice;
 use crate::imaging::{BitDepth, LoadOptions, Photo, SaveOptions};
@@ -326,11 +327,16 @@ impl DeblurApp {
                 model,
                 seconds,
                 blur_map,
+                expert_maps,
             } => {
                 let stats = self.frame_stats;
                 if let Some(d) = self.doc_for(doc, job) {
                     // A new result makes maps and kernels of the previous one stale.
                     d.blur_map = blur_map.map(|m| blurmap_view::upload(ctx, m));
+                    d.expert_maps = expert_maps
+                        .into_iter()
+                        .map(|m| blurmap_view::upload(ctx, m))
+                        .collect();
                     d.kernels = None;
                     d.feature_kernels = None;
                     d.after = Some(TiledTexture::upload(
@@ -833,6 +839,7 @@ impl DeblurApp {
                     )
                     .changed();
                 if self.settings.show_blur_map {
+                    self.map_layer_picker(ui);
                     ui.add(
                         egui::Slider::new(&mut self.settings.blur_map_opacity, 0.0..=1.0)
                             .show_value(false),
@@ -845,6 +852,36 @@ impl DeblurApp {
             });
             ui.add_space(2.0);
         });
+    }
+
+    /// For models with routers: the blur degree or one expert's share.
+    fn map_layer_picker(&mut self, ui: &mut egui::Ui) {
+        let Some(doc) = self.doc.as_ref().filter(|d| !d.expert_maps.is_empty()) else {
+            return;
+        };
+        let names: Vec<String> = std::iter::once("Blur degree".to_string())
+            .chain(doc.expert_maps.iter().map(|m| match m.map.source {
+                BlurMapSource::Expert { kernel } => format!("Expert {kernel}×{kernel}"),
+                _ => m.source.clone(),
+            }))
+            .collect();
+        let layer = &mut self.settings.blur_map_layer;
+        if *layer >= names.len() {
+            *layer = 0;
+        }
+        egui::ComboBox::from_id_salt("blur-map-layer")
+            .selected_text(names[*layer].as_str())
+            .show_ui(ui, |ui| {
+                for (i, name) in names.iter().enumerate() {
+                    ui.selectable_value(layer, i, name.as_str());
+                }
+            })
+            .response
+            .on_hover_text(
+                "The routers' blur degree (expected receptive field), or how much weight the \
+                 routers gave one expert, from small kernels (sharp regions) to large ones \
+                 (strong blur)",
+            );
     }
 
     fn model_picker(&mut self, ui: &mut egui::Ui) {
@@ -1023,7 +1060,8 @@ impl DeblurApp {
         self.view_rect = Some(ui.available_rect_before_wrap());
         let view_rect = ui.available_rect_before_wrap();
         let panes = viewer::show(ui, &input, &mut self.viewport, &mut self.settings.split);
-        if let (true, Some(map)) = (self.settings.show_blur_map, &doc.blur_map) {
+        let map = doc.shown_map(self.settings.blur_map_layer);
+        if let (true, Some(map)) = (self.settings.show_blur_map, map) {
             for (clip, t, _) in &panes.panes {
                 let painter = ui.painter_at(*clip);
                 blurmap_view::paint_overlay(&painter, map, t, self.settings.blur_map_opacity);

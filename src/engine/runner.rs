@@ -14,8 +14,10 @@ use crate::nets::nafnet::PdeRun;
 pub trait TileModel {
     fn process(&self, tile: &[f32], width: usize, height: usize) -> Result<Vec<f32>, EngineError>;
 
-    /// Restores a tile and, for models with routers, also returns the tile's blur-degree map
-    /// (`h × w`, image pixels, models.md §5.5). Models without routers return `None`.
+    /// Restores a tile and, for models with routers, also returns the tile's router maps:
+    /// planar `(1 + E) × h × w`, the blur degree (image pixels, models.md §5.5) and then each
+    /// of [`expert_kernels`](Self::expert_kernels)' shares. Models without routers return
+    /// `None`.
     fn process_with_map(
         &self,
         tile: &[f32],
@@ -29,6 +31,12 @@ pub trait TileModel {
     /// instead, so that every tile sees the image border the same way whatever the tile size.
     fn pad_multiple(&self) -> usize {
         1
+    }
+
+    /// Kernel sizes of the router's experts, in the order of the expert maps (none without
+    /// routers).
+    fn expert_kernels(&self) -> Vec<usize> {
+        Vec::new()
     }
 }
 
@@ -65,7 +73,12 @@ impl NetRunner {
                 routes,
             },
         );
-        let map = match out.router.and_then(|r| r.degree_map(height, width)) {
+        // Degree and expert shares in one read-back.
+        let planes = out.router.and_then(|r| {
+            let degree = r.degree_map(height, width)?;
+            Some(Tensor::cat(vec![degree, r.expert_maps(height, width)?], 1))
+        });
+        let map = match planes {
             Some(m) => Some(read_back(m)?),
             None => None,
         };
@@ -89,6 +102,10 @@ impl TileModel for NetRunner {
 
     fn pad_multiple(&self) -> usize {
         self.net.pad_multiple()
+    }
+
+    fn expert_kernels(&self) -> Vec<usize> {
+        self.net.expert_kernels()
     }
 }
 
@@ -138,12 +155,15 @@ pub struct TileEvent<'a> {
     pub elapsed_s: f64,
 }
 
-/// A restored image and, when asked for and the model has routers, its blur-degree map.
+/// A restored image and, when asked for and the model has routers, its router maps.
 pub struct Restored {
     /// Planar `3 × height × width`, clamped to [0,1].
     pub rgb: Vec<f32>,
     /// `height × width`, row-major, in image pixels; blended across tiles like the image.
     pub blur_map: Option<Vec<f32>>,
+    /// One `height × width` map per expert (kernel size, share in [0, 1]), blended alike;
+    /// empty without routers.
+    pub expert_maps: Vec<(usize, Vec<f32>)>,
 }
 
 /// Restores a planar RGB image tile by tile. Tiles nearest to `focus` (image pixels) run first;
@@ -208,7 +228,13 @@ fn deblur_tiles(
     let mut blender = Blender::new(&grid, 3);
     // The map goes through the image's weights (models.md §11.2: analysis maps blend alike).
     // It is dropped if any tile comes back without one.
-    let mut map_blender = want_map.then(|| Blender::new(&grid, 1));
+    let kernels = if want_map {
+        model.expert_kernels()
+    } else {
+        Vec::new()
+    };
+    let map_planes = 1 + kernels.len();
+    let mut map_blender = want_map.then(|| Blender::new(&grid, map_planes));
     let start = Instant::now();
     for (done, &i) in order.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
@@ -231,7 +257,7 @@ fn deblur_tiles(
         }
         blender.add(tile, &output);
         match (&map, map_blender.as_mut()) {
-            (Some(m), Some(b)) if m.len() == tile.w * tile.h => b.add(tile, m),
+            (Some(m), Some(b)) if m.len() == map_planes * tile.w * tile.h => b.add(tile, m),
             _ => map_blender = None,
         }
         on_tile(&TileEvent {
@@ -239,7 +265,7 @@ fn deblur_tiles(
             total: order.len(),
             tile,
             data: &output,
-            blur_map: map.as_deref(),
+            blur_map: map.as_deref().map(|m| &m[..tile.w * tile.h]),
             elapsed_s: start.elapsed().as_secs_f64(),
         });
     }
@@ -259,9 +285,24 @@ fn deblur_tiles(
         }
         out
     };
+    let mut maps = map_blender
+        .map(|b| crop(b.finish(), map_planes, false))
+        .unwrap_or_default();
+    let plane = w0 * h0;
+    let expert_maps = if maps.len() == map_planes * plane {
+        kernels
+            .iter()
+            .enumerate()
+            .map(|(i, &k)| (k, maps[(i + 1) * plane..(i + 2) * plane].to_vec()))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    maps.truncate(plane);
     Ok(Restored {
         rgb: crop(blender.finish(), 3, true),
-        blur_map: map_blender.map(|b| crop(b.finish(), 1, false)),
+        blur_map: (!maps.is_empty()).then_some(maps),
+        expert_maps,
     })
 }
 

@@ -428,13 +428,30 @@ impl RouterMaps {
     /// The displayed map, `[N, 1, h, w]`: the mean over sites of `d_s`, each upsampled
     /// bilinearly (half-pixel centres) to the padded input size, cropped to `h × w`.
     pub fn degree_map(&self, h: usize, w: usize) -> Option<Tensor<4>> {
+        self.mean_over_sites(h, w, |s| self.site_degree(s))
+    }
+
+    /// Each expert's share, `[N, E, h, w]`: the mean over sites of `w̄_k`, upsampled like
+    /// [`degree_map`](Self::degree_map). Sums to 1 over E at every pixel, as `w̄` does.
+    pub fn expert_maps(&self, h: usize, w: usize) -> Option<Tensor<4>> {
+        self.mean_over_sites(h, w, |s| s.routes.weights.clone())
+    }
+
+    /// Mean over sites of `per_site(site)` (`[N, C, h_l, w_l]`), each upsampled to the padded
+    /// input size and cropped to `h × w`.
+    fn mean_over_sites(
+        &self,
+        h: usize,
+        w: usize,
+        per_site: impl Fn(&RouterSite) -> Tensor<4>,
+    ) -> Option<Tensor<4>> {
         let n = self.sites.len();
         let sum = self
             .sites
             .iter()
             .map(|s| {
-                let d = self.site_degree(s);
-                let [_, _, hl, wl] = d.dims();
+                let d = per_site(s);
+                let [b, c, hl, wl] = d.dims();
                 let full = [hl << s.level, wl << s.level];
                 let up = if s.level == 0 {
                     d
@@ -446,8 +463,7 @@ impl RouterMaps {
                             .with_output_size(full),
                     )
                 };
-                let b = up.dims()[0];
-                up.slice([0..b, 0..1, 0..h.min(full[0]), 0..w.min(full[1])])
+                up.slice([0..b, 0..c, 0..h.min(full[0]), 0..w.min(full[1])])
             })
             .reduce(|a, b| a + b)?;
         Some(sum / n as f64)

@@ -304,6 +304,11 @@ fn network_keeps_any_size_and_reports_every_site() {
             [1, 5, 40 >> s.level, 56 >> s.level]
         );
     }
+    // Every expert's share, averaged over sites and upsampled, still sums to 1 per pixel.
+    let experts = maps.expert_maps(37, 53).expect("sites");
+    assert_eq!(experts.dims(), [1, 5, 37, 53]);
+    let total = to_vec(experts.sum_dim(1));
+    assert!(total.iter().all(|&t| (t - 1.0).abs() < 1e-5), "{total:?}");
     let map = maps.degree_map(37, 53).expect("sites");
     assert_eq!(map.dims(), [1, 1, 37, 53]);
     let (lo, hi) = cfg.degree_bounds();

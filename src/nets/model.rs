@@ -200,6 +200,14 @@ impl Net {
         matches!(self, Self::NafNet(n) if n.fke.is_some())
     }
 
+    /// Kernel sizes of the router's experts (none without routers).
+    pub fn expert_kernels(&self) -> Vec<usize> {
+        match self {
+            Self::DhNet(n) => n.expert_kernels(),
+            Self::NafNet(_) => Vec::new(),
+        }
+    }
+
     /// Whether the network has routers (and so gives a blur-degree map).
     pub fn has_routers(&self) -> bool {
         matches!(self, Self::DhNet(_))
