@@ -85,11 +85,11 @@ impl BlurMap {
         )
     }
 
-    /// "quantity in unit", or the quantity alone when it has no unit.
+    /// "quantity, in unit", or the quantity alone when it has no unit.
     pub fn quantity_with_unit(&self) -> String {
         match self.unit() {
             "" => self.quantity().to_string(),
-            unit => format!("{} in {unit}", self.quantity()),
+            unit => format!("{}, in {unit}", self.quantity()),
         }
     }
 

@@ -55,7 +55,6 @@ pub fn upload(ctx: &egui::Context, images: MapImages) -> BlurMapView {
     BlurMapView {
         texture: TiledTexture::upload(ctx, "blur-map", map.width, map.height, chunks),
         source: map.source_label(),
-        quantity: map.quantity().to_string(),
         min: range.0,
         max: range.1,
         unit: map.unit().to_string(),
@@ -91,12 +90,8 @@ pub fn paint_legend(
 ) {
     let font = FontId::proportional(12.0);
     let text = Color32::from_gray(230);
-    let quantity = match map.unit.as_str() {
-        "" => map.quantity.clone(),
-        unit => format!("{}, in {unit}", map.quantity),
-    };
     let mut lines = vec![
-        (quantity, text),
+        (map.map.quantity_with_unit(), text),
         (format!("source: {}", map.source), Color32::from_gray(190)),
     ];
     if let Some(v) = hovered {

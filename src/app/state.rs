@@ -153,7 +153,6 @@ pub struct BlurMapView {
     pub texture: TiledTexture,
     /// Where the degrees come from, said in the legend.
     pub source: String,
-    pub quantity: String,
     /// The colour scale's ends.
     pub min: f32,
     pub max: f32,

@@ -285,23 +285,23 @@ fn deblur_tiles(
         }
         out
     };
-    let mut maps = map_blender
-        .map(|b| crop(b.finish(), map_planes, false))
-        .unwrap_or_default();
-    let plane = w0 * h0;
-    let expert_maps = if maps.len() == map_planes * plane {
-        kernels
-            .iter()
-            .enumerate()
-            .map(|(i, &k)| (k, maps[(i + 1) * plane..(i + 2) * plane].to_vec()))
-            .collect()
-    } else {
-        Vec::new()
+    // The blender exists only if every tile gave all `map_planes` planes: degree first.
+    let (blur_map, expert_maps) = match map_blender {
+        Some(b) => {
+            let mut degree = crop(b.finish(), map_planes, false);
+            let plane = w0 * h0;
+            let experts = degree.split_off(plane);
+            let experts = kernels
+                .into_iter()
+                .zip(experts.chunks(plane.max(1)).map(<[f32]>::to_vec))
+                .collect();
+            (Some(degree), experts)
+        }
+        None => (None, Vec::new()),
     };
-    maps.truncate(plane);
     Ok(Restored {
         rgb: crop(blender.finish(), 3, true),
-        blur_map: (!maps.is_empty()).then_some(maps),
+        blur_map,
         expert_maps,
     })
 }
