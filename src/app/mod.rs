@@ -80,7 +80,6 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
                     }
                 }
             };
-            tracing::info!("networks run on {}", device.label);
             Ok(Box::new(DeblurApp::new(
                 cc,
                 Launch {

@@ -75,6 +75,8 @@ pub struct DeblurApp {
     screenshot: Option<PathBuf>,
     screenshot_requested: bool,
     last_frame: Option<Instant>,
+    /// Start of the previous frame, idle or not: for the per-frame trace.
+    previous_frame: Option<Instant>,
     pub frame_stats: FrameStats,
     /// Where the viewer was drawn last frame (screen points).
     pub view_rect: Option<egui::Rect>,
@@ -93,6 +95,7 @@ impl DeblurApp {
         } else {
             crate::engine::device::cpu_label(super::jobs::cpu_threads())
         };
+        tracing::info!("networks run on {device_label}");
         let jobs = Jobs::new(cc.egui_ctx.clone(), device);
         let mut app = Self {
             settings,
@@ -112,6 +115,7 @@ impl DeblurApp {
             screenshot: launch.screenshot,
             screenshot_requested: false,
             last_frame: None,
+            previous_frame: None,
             frame_stats: FrameStats::default(),
             view_rect: None,
         };
@@ -648,9 +652,14 @@ impl eframe::App for DeblurApp {
             ctx.request_repaint_after(Duration::from_millis(33));
         }
         self.maybe_screenshot(&ctx);
+        let ui_ms = started.elapsed().as_secs_f64() * 1e3;
         if self.last_frame.is_some() {
-            let ms = started.elapsed().as_secs_f64() * 1e3;
-            self.frame_stats.max_ui_ms = self.frame_stats.max_ui_ms.max(ms);
+            self.frame_stats.max_ui_ms = self.frame_stats.max_ui_ms.max(ui_ms);
+        }
+        // `DEBLUR_LOG=deblur::app=trace`: every frame, to compare idle and busy rendering.
+        if let Some(previous) = self.previous_frame.replace(started) {
+            let interval_ms = started.duration_since(previous).as_secs_f64() * 1e3;
+            tracing::trace!(interval_ms, ui_ms, busy = self.busy(), "frame");
         }
     }
 
