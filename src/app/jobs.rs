@@ -444,11 +444,7 @@ fn deblur(
     });
     let result = deblur_planes_with_map(
         &prepared.runner,
-        Planes {
-            rgb: &photo.rgb,
-            width: w,
-            height: h,
-        },
+        Planes::of(photo),
         prepared.tiles,
         focus,
         cancel,

@@ -19,18 +19,7 @@ pub fn restore_photo(
     cancel: &AtomicBool,
     on_tile: &mut dyn FnMut(&TileEvent),
 ) -> Result<Photo, EngineError> {
-    let rgb = deblur_planes(
-        model,
-        Planes {
-            rgb: &photo.rgb,
-            width: photo.width,
-            height: photo.height,
-        },
-        settings,
-        None,
-        cancel,
-        on_tile,
-    )?;
+    let rgb = deblur_planes(model, Planes::of(photo), settings, None, cancel, on_tile)?;
     Ok(Photo {
         rgb,
         ..photo.clone()
@@ -47,18 +36,8 @@ pub fn restore_photo_with_map(
     cancel: &AtomicBool,
     on_tile: &mut dyn FnMut(&TileEvent),
 ) -> Result<(Photo, BlurMap), EngineError> {
-    let restored = deblur_planes_with_map(
-        model,
-        Planes {
-            rgb: &photo.rgb,
-            width: photo.width,
-            height: photo.height,
-        },
-        settings,
-        None,
-        cancel,
-        on_tile,
-    )?;
+    let restored =
+        deblur_planes_with_map(model, Planes::of(photo), settings, None, cancel, on_tile)?;
     let map = match restored.blur_map {
         Some(values) => blurmap::from_routers(values, photo.width, photo.height),
         None => blurmap::from_psf(

@@ -7,6 +7,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 use super::EngineError;
 use crate::imaging::tiles::{extract, Blender, Tile, TileGrid};
+use crate::imaging::Photo;
 use crate::nets::model::{ForwardOptions, Net};
 use crate::nets::nafnet::PdeRun;
 
@@ -140,6 +141,17 @@ pub struct Planes<'a> {
     pub rgb: &'a [f32],
     pub width: usize,
     pub height: usize,
+}
+
+impl<'a> Planes<'a> {
+    /// The colour planes of a decoded photo.
+    pub fn of(photo: &'a Photo) -> Self {
+        Self {
+            rgb: &photo.rgb,
+            width: photo.width,
+            height: photo.height,
+        }
+    }
 }
 
 /// Reported after each finished tile.

@@ -89,16 +89,7 @@ impl DhNetConfig {
     }
 
     pub fn validate(&self) -> Result<(), String> {
-        if self.width == 0 {
-            return Err("width must be positive".into());
-        }
-        if self.enc_blocks.len() != self.dec_blocks.len() {
-            return Err(format!(
-                "{} encoder levels but {} decoder levels",
-                self.enc_blocks.len(),
-                self.dec_blocks.len()
-            ));
-        }
+        super::nafnet::validate_unet(self.width, &self.enc_blocks, &self.dec_blocks)?;
         if self.routers == 0 {
             return Err("routers must be at least 1".into());
         }

@@ -344,3 +344,21 @@ fn site_degree_is_the_weighted_kernel_size() {
     let full = to_vec(maps.degree_map(4, 4).expect("one site"));
     assert!(full.iter().all(|&v| (v - 20.0).abs() < 1e-5), "{full:?}");
 }
+
+#[test]
+fn dhnet_configs_follow_the_shared_unet_rules_and_their_own() {
+    let uneven = DhNetConfig {
+        dec_blocks: vec![1],
+        ..DhNetConfig::small()
+    };
+    assert_eq!(
+        uneven.validate(),
+        Err("4 encoder levels but 1 decoder levels".to_string())
+    );
+    let even_kernel = DhNetConfig {
+        expert_kernels: vec![1, 4],
+        ..DhNetConfig::small()
+    };
+    assert!(even_kernel.validate().is_err_and(|e| e.contains("odd")));
+    assert_eq!(DhNetConfig::small().validate(), Ok(()));
+}

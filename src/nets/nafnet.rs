@@ -79,17 +79,7 @@ impl NafNetConfig {
 
     /// Checks what the U-Net needs: as many decoder as encoder levels, a non-zero width.
     pub fn validate(&self) -> Result<(), String> {
-        if self.width == 0 {
-            return Err("width must be positive".into());
-        }
-        if self.enc_blocks.len() != self.dec_blocks.len() {
-            return Err(format!(
-                "{} encoder levels but {} decoder levels",
-                self.enc_blocks.len(),
-                self.dec_blocks.len()
-            ));
-        }
-        Ok(())
+        validate_unet(self.width, &self.enc_blocks, &self.dec_blocks)
     }
 
     /// Conv multiply-accumulates for one `3 × h × w` input (models.md §1.4), `h` and `w`
@@ -362,6 +352,26 @@ impl NafNet {
     }
 }
 
+/// The U-Net shape rules every family shares: a non-zero width and as many decoder as
+/// encoder levels.
+pub(crate) fn validate_unet(
+    width: usize,
+    enc_blocks: &[usize],
+    dec_blocks: &[usize],
+) -> Result<(), String> {
+    if width == 0 {
+        return Err("width must be positive".into());
+    }
+    if enc_blocks.len() != dec_blocks.len() {
+        return Err(format!(
+            "{} encoder levels but {} decoder levels",
+            enc_blocks.len(),
+            dec_blocks.len()
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +385,24 @@ mod tests {
             NafNetConfig::gopro(32).init(&device).num_params(),
             17_111_907
         );
+    }
+
+    #[test]
+    fn malformed_configs_are_refused_with_the_reason() {
+        let uneven = NafNetConfig {
+            dec_blocks: vec![1, 1],
+            ..NafNetConfig::small()
+        };
+        assert_eq!(
+            uneven.validate(),
+            Err("4 encoder levels but 2 decoder levels".to_string())
+        );
+        let empty = NafNetConfig {
+            width: 0,
+            ..NafNetConfig::small()
+        };
+        assert_eq!(empty.validate(), Err("width must be positive".to_string()));
+        assert_eq!(NafNetConfig::small().validate(), Ok(()));
     }
 
     #[test]
