@@ -18,6 +18,18 @@ fn tiny_model() -> String {
         .to_string()
 }
 
+/// `deblur run INPUT -o OUTPUT --model <tiny fixture> EXTRA…`.
+fn run_tiny(input: &Path, output: &Path, extra: &[&str]) -> Output {
+    let (input, output, model) = (
+        input.display().to_string(),
+        output.display().to_string(),
+        tiny_model(),
+    );
+    let mut args = vec!["run", &input, "-o", &output, "--model", &model];
+    args.extend_from_slice(extra);
+    deblur(&args)
+}
+
 fn write_png(path: &Path, w: u32, h: u32) {
     let img = image::RgbImage::from_fn(w, h, |x, y| {
         image::Rgb([
@@ -54,20 +66,11 @@ fn run_deblurs_a_photo_and_keeps_its_size() {
     let input = dir.path().join("in.png");
     let output = dir.path().join("out.png");
     write_png(&input, 50, 37);
-    let o = deblur(&[
-        "run",
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-        "--model",
-        &tiny_model(),
-        "--device",
-        "cpu",
-        "--tile",
-        "32",
-        "--overlap",
-        "8",
-    ]);
+    let o = run_tiny(
+        &input,
+        &output,
+        &["--device", "cpu", "--tile", "32", "--overlap", "8"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let out = image::open(&output).expect("output decodes");
     assert_eq!((out.width(), out.height()), (50, 37));
@@ -92,15 +95,7 @@ fn run_refuses_to_overwrite_its_input() {
     write_png(&input, 20, 20);
     let before = std::fs::read(&input).unwrap();
     let same = dir.path().join(".").join("photo.png");
-    let o = deblur(&[
-        "run",
-        input.to_str().unwrap(),
-        "-o",
-        same.to_str().unwrap(),
-        "--model",
-        &tiny_model(),
-        "--overwrite",
-    ]);
+    let o = run_tiny(&input, &same, &["--overwrite"]);
     assert_clean_failure(&o, "photo.png");
     assert_eq!(std::fs::read(&input).unwrap(), before);
 }
@@ -341,28 +336,10 @@ fn blur_map_needs_a_png_and_a_large_enough_photo() {
     let output = dir.path().join("out.png");
     write_png(&input, 50, 37);
     let jpg = dir.path().join("map.jpg");
-    let o = deblur(&[
-        "run",
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-        "--model",
-        &tiny_model(),
-        "--blur-map",
-        jpg.to_str().unwrap(),
-    ]);
+    let o = run_tiny(&input, &output, &["--blur-map", jpg.to_str().unwrap()]);
     assert_clean_failure(&o, "map.jpg");
     let png = dir.path().join("map.png");
-    let o = deblur(&[
-        "run",
-        input.to_str().unwrap(),
-        "-o",
-        output.to_str().unwrap(),
-        "--model",
-        &tiny_model(),
-        "--blur-map",
-        png.to_str().unwrap(),
-    ]);
+    let o = run_tiny(&input, &output, &["--blur-map", png.to_str().unwrap()]);
     assert_clean_failure(&o, "small.png");
     assert!(
         !output.exists() && !png.exists(),
