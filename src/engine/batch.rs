@@ -300,6 +300,20 @@ mod tests {
         img.save(path).expect("fixture");
     }
 
+    /// Runs `plan` through the identity model with default load and save options.
+    fn run_identity(
+        plan: BatchPlan,
+        cancel: &AtomicBool,
+        on_event: &mut dyn FnMut(BatchEvent),
+    ) -> Report {
+        let tiles = TileSettings {
+            tile: 64,
+            overlap: 8,
+        };
+        let (load, save) = (LoadOptions::default(), SaveOptions::default());
+        run_batch(plan, &Identity, tiles, &load, &save, cancel, on_event)
+    }
+
     #[test]
     fn plan_skips_existing_outputs_and_run_records_failures() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -322,22 +336,11 @@ mod tests {
         assert_eq!(plan.work.len(), 2, "broken.jpg and sub/b.png");
         let cancel = AtomicBool::new(false);
         let mut finished = 0;
-        let report = run_batch(
-            plan,
-            &Identity,
-            TileSettings {
-                tile: 64,
-                overlap: 8,
-            },
-            &LoadOptions::default(),
-            &SaveOptions::default(),
-            &cancel,
-            &mut |e| {
-                if let BatchEvent::Finished { .. } = e {
-                    finished += 1
-                }
-            },
-        );
+        let report = run_identity(plan, &cancel, &mut |e| {
+            if let BatchEvent::Finished { .. } = e {
+                finished += 1
+            }
+        });
         assert_eq!(finished, 2);
         assert_eq!(report.done.len(), 1);
         assert!(output.join("sub/b.png").is_file());
@@ -366,22 +369,11 @@ mod tests {
         })
         .expect("plan");
         let cancel = AtomicBool::new(false);
-        let report = run_batch(
-            plan,
-            &Identity,
-            TileSettings {
-                tile: 64,
-                overlap: 8,
-            },
-            &LoadOptions::default(),
-            &SaveOptions::default(),
-            &cancel,
-            &mut |e| {
-                if let BatchEvent::Finished { .. } = e {
-                    cancel.store(true, Ordering::Relaxed)
-                }
-            },
-        );
+        let report = run_identity(plan, &cancel, &mut |e| {
+            if let BatchEvent::Finished { .. } = e {
+                cancel.store(true, Ordering::Relaxed)
+            }
+        });
         assert!(report.cancelled);
         assert_eq!(report.done.len(), 1);
         assert!(output.join("a.tif").is_file());

@@ -273,18 +273,23 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_dhnet_card_loads_and_a_mismatched_one_is_refused() {
-        let device = Device::flex();
-        let dir = tempfile::tempdir().expect("tempdir");
-        let config: NetConfig = DhNetConfig {
+    /// A one-level DHNet of width 4: every code path of the family, quick to run.
+    fn tiny_dhnet() -> NetConfig {
+        DhNetConfig {
             width: 4,
             enc_blocks: vec![1],
             middle_blocks: 1,
             dec_blocks: vec![1],
             ..DhNetConfig::small()
         }
-        .into();
+        .into()
+    }
+
+    #[test]
+    fn a_dhnet_card_loads_and_a_mismatched_one_is_refused() {
+        let device = Device::flex();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = tiny_dhnet();
         let net = config.init(&device);
         net.save_safetensors(&dir.path().join("tiny.safetensors"), false)
             .expect("save");
@@ -308,14 +313,7 @@ mod tests {
         use burn::tensor::{Distribution, Tensor};
         let device = Device::flex();
         let dir = tempfile::tempdir().expect("tempdir");
-        let config: NetConfig = DhNetConfig {
-            width: 4,
-            enc_blocks: vec![1],
-            middle_blocks: 1,
-            dec_blocks: vec![1],
-            ..DhNetConfig::small()
-        }
-        .into();
+        let config = tiny_dhnet();
         let net = config.init(&device);
         let x = Tensor::<4>::random([1, 3, 16, 16], Distribution::Uniform(0.0, 1.0), &device);
         let expected: Vec<f32> = net
