@@ -223,6 +223,37 @@ fn models_lists_the_default() {
 }
 
 #[test]
+fn bench_times_training_steps_per_shard_count() {
+    let o = deblur(&[
+        "bench",
+        "--devices",
+        "cpu",
+        "--models",
+        "nafnet-s",
+        "--sizes",
+        "16",
+        "--train-batch",
+        "2",
+        "--shards",
+        "1,2",
+        "--repeats",
+        "1",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let shards: Vec<u64> = rows.iter().filter_map(|r| r["shards"].as_u64()).collect();
+    assert_eq!(shards, [1, 2], "{rows:?}");
+    for r in &rows {
+        assert!(r["ms"].as_f64().is_some_and(|ms| ms > 0.0), "{r}");
+    }
+    assert_eq!(rows[0]["ratio_to_baseline"].as_f64(), Some(1.0));
+}
+
+#[test]
 fn help_explains_every_command() {
     let o = deblur(&["--help"]);
     let text = String::from_utf8_lossy(&o.stdout);

@@ -65,6 +65,7 @@ fn a_run_goes_on_from_its_released_card() {
         resume: true,
         stop_at: None,
         continue_from: Some(card.to_path_buf()),
+        shards: 1,
     };
     let err = train(&cfg, Device::flex(), &opts(&other)).expect_err("wrong card");
     assert!(err.to_string().contains("nafnet-other"), "{err}");

@@ -68,6 +68,7 @@ fn deeprft_recipe_warm_starts_and_trains() {
         resume: false,
         stop_at: None,
         continue_from: None,
+        shards: 2,
     };
     train(&cfg, Device::flex(), &opts).expect("three iterations run");
     let ckpts = deblur::train::checkpoint::list(&cfg.run.out_dir.join("checkpoints"));

@@ -43,6 +43,7 @@ fn dhnet_recipe_trains_a_few_iterations() {
         resume: false,
         stop_at: None,
         continue_from: None,
+        shards: 2,
     };
     train(&cfg, Device::flex(), &opts).expect("three iterations run");
     let ckpts = deblur::train::checkpoint::list(&out.join("checkpoints"));
@@ -54,6 +55,7 @@ fn dhnet_recipe_trains_a_few_iterations() {
         resume: true,
         stop_at: None,
         continue_from: None,
+        shards: 2,
     };
     train(&cfg, Device::flex(), &resume).expect("resume");
 }

@@ -8,7 +8,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::bench_kernels::{median_ms, wait};
-use crate::engine::{select_device, DeviceChoice};
+use crate::engine::{select_device, ComputeDevice, DeviceChoice};
 use crate::nets::fke::{fft_len, Fke, FkeConfig, KernelPath};
 use crate::nets::registry::builtin_config;
 
@@ -33,6 +33,10 @@ pub struct BenchArgs {
     /// batches of this many `--sizes` crops.
     #[arg(long)]
     pub train_batch: Option<usize>,
+    /// With --train-batch: data-parallel shard counts to time, each a row (`deblur train
+    /// --shards`); the first is the baseline of the ratio column.
+    #[arg(long, value_delimiter = ',', default_value = "1", value_name = "N,...")]
+    pub shards: Vec<usize>,
     /// Time the project's own kernels instead of networks: the PDE layer (K = 5) and the FFT
     /// spectral multiply, each against burn's tensor ops and the CPU reference.
     #[arg(long)]
@@ -54,6 +58,9 @@ struct Case {
     /// CPU: the process's peak resident memory during the case. GPU: bytes the device's
     /// allocator reserved after the case.
     peak_memory_mb: Option<f64>,
+    /// Training steps only: the batch's data-parallel shards.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    shards: Option<usize>,
     ratio_to_baseline: f64,
 }
 
@@ -144,21 +151,21 @@ fn time_fke(
 }
 
 /// Median time of one training step (forward, PSNR loss, backward, AdamW update) of `name`
-/// on a batch of `batch` random `size²` crops, as `deblur train` runs it.
+/// on a batch of `batch` random `size²` crops split into `shards`, as `deblur train` runs it.
 fn time_train_step(
     name: &str,
     size: usize,
     batch: usize,
+    shards: usize,
     device: &Device,
     repeats: usize,
 ) -> anyhow::Result<f64> {
-    use crate::nets::model::{Net, Restore};
-    use burn::optim::{AdamWConfig, GradientsParams};
+    use crate::nets::model::Net;
+    use crate::train::loss::{LossKind, LossTerm};
+    use crate::train::step::loss_and_grads;
+    use burn::optim::AdamWConfig;
     let ad = device.clone().autodiff();
-    let terms = [crate::train::loss::LossTerm::new(
-        crate::train::loss::LossKind::Psnr,
-        1.0,
-    )];
+    let terms = [LossTerm::new(LossKind::Psnr, 1.0)];
     let Net::NafNet(mut net) = config_of(name)?.init(&ad) else {
         anyhow::bail!("--train-batch times NAFNet-family models only, not `{name}`");
     };
@@ -166,14 +173,15 @@ fn time_train_step(
     let x = Tensor::<4>::random([batch, 3, size, size], Distribution::Uniform(0.0, 1.0), &ad);
     let y = Tensor::<4>::random([batch, 3, size, size], Distribution::Uniform(0.0, 1.0), &ad);
     let mut step = || -> anyhow::Result<()> {
-        let (preds, _) = net.restore_for_training(x.clone(), Default::default());
-        let loss = preds
-            .into_iter()
-            .map(|p| crate::train::loss::total_loss(&terms, p, y.clone()))
-            .reduce(|a, b| a + b)
-            .ok_or_else(|| anyhow::anyhow!("`{name}` returned no output"))?;
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        net = optim.step(1e-4, net.clone(), grads);
+        let step = loss_and_grads(
+            &net,
+            x.clone(),
+            y.clone(),
+            &terms,
+            Default::default(),
+            shards,
+        )?;
+        net = optim.step(1e-4, net.clone(), step.grads);
         // The update is lazy on a GPU: read one weight back to wait for it.
         let _ = net
             .intro
@@ -190,6 +198,100 @@ fn time_train_step(
         }
     });
     failed.map_or(Ok(ms), Err)
+}
+
+/// Times one case: inference of `model` on a `size²` tile, or with `--train-batch` one training
+/// step in `shards` shards; the ratio is against `baseline`, the first case of the run.
+fn measure(
+    args: &BenchArgs,
+    model: &str,
+    size: usize,
+    shards: Option<usize>,
+    device: &ComputeDevice,
+    baseline: Option<&Case>,
+) -> anyhow::Result<Case> {
+    let (ms, mem) = match (args.train_batch, shards) {
+        (Some(batch), Some(shards)) => {
+            reset_peak_rss();
+            let ms = time_train_step(model, size, batch, shards, &device.device, args.repeats)?;
+            (ms, if device.is_gpu { None } else { peak_rss_mb() })
+        }
+        _ => time_case(model, size, &device.device, device.is_gpu, args.repeats)?,
+    };
+    let mpx = args.train_batch.unwrap_or(1) as f64 * (size * size) as f64 / 1e6;
+    let per_mp = ms / mpx;
+    let m = (size.div_ceil(16) * 16).max(16);
+    Ok(Case {
+        model: model.to_owned(),
+        device: device.label.clone(),
+        size,
+        ms,
+        ms_per_megapixel: per_mp,
+        gmacs: config_of(model)?.macs(m, m).total as f64 / 1e9,
+        peak_memory_mb: mem,
+        shards,
+        ratio_to_baseline: baseline.map_or(1.0, |b| per_mp / b.ms_per_megapixel),
+    })
+}
+
+/// One table row, after the header when `first`.
+fn print_row(case: &Case, first: bool) {
+    if first {
+        println!(
+            "{:<12} {:<44} {:>6} {:>8} {:>10} {:>10} {:>10} {:>8}",
+            "model", "device", "size", "GMAC", "ms", "ms/MP", "peak MB", "ratio"
+        );
+    }
+    println!(
+        "{:<12} {:<44} {:>6} {:>8.2} {:>10.1} {:>10.1} {:>10} {:>8.2}",
+        case.model,
+        case.device,
+        case.size,
+        case.gmacs,
+        case.ms,
+        case.ms_per_megapixel,
+        case.peak_memory_mb
+            .map_or("-".into(), |m| format!("{m:.0}")),
+        case.ratio_to_baseline
+    );
+}
+
+/// The lines under a row: throughput of a training step, or the share of the PDE layers and
+/// of the FKE in a forward pass (each timed alone on the same device).
+fn print_details(args: &BenchArgs, case: &Case, device: &ComputeDevice) -> anyhow::Result<()> {
+    let (model, size, ms) = (&case.model, case.size, case.ms);
+    if let (Some(b), Some(shards)) = (args.train_batch, case.shards) {
+        println!(
+            "  {model}: {:.3} iterations/s, {:.2} samples/s at batch {b} of {size}² in {shards} shard(s)",
+            1000.0 / ms,
+            1000.0 * b as f64 / ms
+        );
+        return Ok(());
+    }
+    let crate::nets::model::NetConfig::NafNet(c) = config_of(model)? else {
+        return Ok(());
+    };
+    if let Some(alone) = time_pde(&c, size, &device.device, device.is_gpu, args.repeats) {
+        println!(
+            "  {model} at {size}²: the PDE layers alone take {alone:.2} ms, {:.1} % of the forward pass",
+            100.0 * alone / ms
+        );
+    }
+    if let Some(fke) = &c.fke {
+        let alone = time_fke(
+            fke,
+            c.width,
+            size,
+            &device.device,
+            device.is_gpu,
+            args.repeats,
+        );
+        println!(
+            "  {model} at {size}²: the FKE alone takes {alone:.1} ms, {:.0} % of the forward pass",
+            100.0 * alone / ms
+        );
+    }
+    Ok(())
 }
 
 fn config_of(name: &str) -> anyhow::Result<crate::nets::model::NetConfig> {
@@ -217,84 +319,21 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         }
         for model in &args.models {
             for &size in &args.sizes {
-                let (ms, mem) = match args.train_batch {
-                    Some(batch) => {
-                        reset_peak_rss();
-                        let ms = time_train_step(model, size, batch, &device.device, args.repeats)?;
-                        (ms, if device.is_gpu { None } else { peak_rss_mb() })
-                    }
-                    None => time_case(model, size, &device.device, device.is_gpu, args.repeats)?,
+                // Inference has one case per size; training steps one per shard count.
+                let shard_counts: Vec<Option<usize>> = match args.train_batch {
+                    Some(_) => args.shards.iter().map(|&s| Some(s)).collect(),
+                    None => vec![None],
                 };
-                let baseline = cases.first().map(|c| c.ms_per_megapixel);
-                let mpx = args.train_batch.unwrap_or(1) as f64 * (size * size) as f64 / 1e6;
-                let per_mp = ms / mpx;
-                let m = (size.div_ceil(16) * 16).max(16);
-                let gmacs = config_of(model)?.macs(m, m).total as f64 / 1e9;
-                let case = Case {
-                    model: model.clone(),
-                    device: device.label.clone(),
-                    size,
-                    ms,
-                    ms_per_megapixel: per_mp,
-                    gmacs,
-                    peak_memory_mb: mem,
-                    ratio_to_baseline: baseline.map_or(1.0, |b| per_mp / b),
-                };
-                if args.json {
-                    println!("{}", serde_json::to_string(&case)?);
-                } else {
-                    if cases.is_empty() {
-                        println!(
-                            "{:<10} {:<44} {:>6} {:>8} {:>10} {:>10} {:>10} {:>8}",
-                            "model", "device", "size", "GMAC", "ms", "ms/MP", "peak MB", "ratio"
-                        );
+                for shards in shard_counts {
+                    let case = measure(&args, model, size, shards, &device, cases.first())?;
+                    if args.json {
+                        println!("{}", serde_json::to_string(&case)?);
+                    } else {
+                        print_row(&case, cases.is_empty());
+                        print_details(&args, &case, &device)?;
                     }
-                    println!(
-                        "{:<10} {:<44} {:>6} {:>8.2} {:>10.1} {:>10.1} {:>10} {:>8.2}",
-                        case.model,
-                        case.device,
-                        size,
-                        gmacs,
-                        ms,
-                        per_mp,
-                        mem.map_or("-".into(), |m| format!("{m:.0}")),
-                        case.ratio_to_baseline
-                    );
+                    cases.push(case);
                 }
-                if let (Some(b), false) = (args.train_batch, args.json) {
-                    println!(
-                        "  {model}: {:.3} iterations/s, {:.2} samples/s at batch {b} of {size}²",
-                        1000.0 / ms,
-                        1000.0 * b as f64 / ms
-                    );
-                }
-                if let (None, crate::nets::model::NetConfig::NafNet(c)) =
-                    (args.train_batch, config_of(model)?)
-                {
-                    if let Some(alone) =
-                        time_pde(&c, size, &device.device, device.is_gpu, args.repeats)
-                    {
-                        println!(
-                            "  {model} at {size}²: the PDE layers alone take {alone:.2} ms, {:.1} % of the forward pass",
-                            100.0 * alone / ms
-                        );
-                    }
-                    if let Some(fke) = &c.fke {
-                        let alone = time_fke(
-                            fke,
-                            c.width,
-                            size,
-                            &device.device,
-                            device.is_gpu,
-                            args.repeats,
-                        );
-                        println!(
-                            "  {model} at {size}²: the FKE alone takes {alone:.1} ms, {:.0} % of the forward pass",
-                            100.0 * alone / ms
-                        );
-                    }
-                }
-                cases.push(case);
             }
         }
     }

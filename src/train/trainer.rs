@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use burn::grad_clipping::GradientClippingConfig;
 use burn::module::Module;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamWConfig, ModuleOptimizer};
 use burn::tensor::{Device, Tensor, TensorData};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -19,8 +19,9 @@ use rayon::prelude::*;
 use super::checkpoint::{self, CheckpointState};
 use super::config::TrainConfig;
 use super::data::{list_photos, load_photos, split};
-use super::loss::{total_loss, LossTerm};
+use super::loss::LossTerm;
 use super::metrics::{psnr, ssim};
+use super::step::{loss_and_grads, StepResult};
 use super::synth::{check_inputs, make_sample, Photo, Sample, SynthConfig};
 use super::validation::val_sample;
 use crate::nets::model::{Net, Restore};
@@ -116,6 +117,8 @@ pub struct TrainOptions {
     pub stop_at: Option<u64>,
     /// A released model card to go on from when the run folder holds no checkpoint.
     pub continue_from: Option<PathBuf>,
+    /// Data-parallel shards per batch ([`super::step`]); 1 runs the batch whole.
+    pub shards: usize,
 }
 
 /// Trains until the planned iterations (or `stop_at`), checkpointing on the way and on Ctrl-C.
@@ -281,15 +284,11 @@ fn train_loop<M: Module + Restore>(
         let step_start = Instant::now();
         data_secs += (step_start - data_start).as_secs_f64();
         let pde = cfg.pde_at(state.iter);
-        let (preds, pde_stats) = model.restore_for_training(blur, pde);
-        let outputs = preds.len() as f64;
-        let loss = preds
-            .into_iter()
-            .map(|pred| total_loss(terms, pred, sharp.clone()))
-            .reduce(|a, b| a + b)
-            .map(|sum| sum / outputs)
-            .ok_or_else(|| anyhow::anyhow!("the network returned no output"))?;
-        let loss_value: f32 = loss.clone().into_scalar::<f32>();
+        let StepResult {
+            loss: loss_value,
+            grads,
+            pde: pde_stats,
+        } = loss_and_grads(&model, blur, sharp, terms, pde, opts.shards)?;
         if !loss_value.is_finite() {
             anyhow::bail!(
                 "loss became {loss_value} at iteration {}; the last good checkpoint is in {}",
@@ -297,7 +296,6 @@ fn train_loop<M: Module + Restore>(
                 ckpt_dir.display()
             );
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
         let lr = cfg.optim.lr_at(state.iter, total);
         model = optim.step(lr, model, grads);
         step_secs += step_start.elapsed().as_secs_f64();
