@@ -20,13 +20,7 @@ use deblur::nets::model::Net;
 use deblur::nets::nafnet::NafNetConfig;
 
 fn small_config() -> DhNetConfig {
-    DhNetConfig {
-        width: 8,
-        enc_blocks: vec![1, 1],
-        middle_blocks: 1,
-        dec_blocks: vec![1, 1],
-        ..DhNetConfig::small()
-    }
+    DhNetConfig::tiny(8)
 }
 
 fn noise_like<const D: usize>(t: Tensor<D>, std: f64) -> Tensor<D> {

@@ -16,15 +16,11 @@ use egui_kittest::kittest::Queryable;
 
 fn tiny_config() -> NafNetConfig {
     NafNetConfig {
-        width: 4,
-        enc_blocks: vec![1, 1],
-        middle_blocks: 1,
-        dec_blocks: vec![1, 1],
-        pde: None,
         fke: Some(FkeConfig {
             kernel_blocks: 1,
             fft_size: 64,
         }),
+        ..NafNetConfig::tiny(4)
     }
 }
 

@@ -13,13 +13,7 @@ use deblur::nets::model::NetConfig;
 use deblur::nets::weights::save_safetensors;
 
 fn tiny_config() -> DhNetConfig {
-    DhNetConfig {
-        width: 8,
-        enc_blocks: vec![1, 1],
-        middle_blocks: 1,
-        dec_blocks: vec![1, 1],
-        ..DhNetConfig::small()
-    }
+    DhNetConfig::tiny(8)
 }
 
 fn randomise(conv: &mut Conv2d) {

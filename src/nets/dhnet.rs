@@ -74,6 +74,17 @@ impl DhNetConfig {
         }
     }
 
+    /// `dhnet-s` with two levels of one block each at `width`: small enough for tests.
+    pub fn tiny(width: usize) -> Self {
+        Self {
+            width,
+            enc_blocks: vec![1, 1],
+            middle_blocks: 1,
+            dec_blocks: vec![1, 1],
+            ..Self::small()
+        }
+    }
+
     /// The design on the GoPro width-32 layout of `nafnet-32` (our choice; not in the spec).
     pub fn wide32() -> Self {
         Self {

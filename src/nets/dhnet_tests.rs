@@ -274,13 +274,7 @@ fn macs_match_the_spec() {
 #[test]
 fn network_keeps_any_size_and_reports_every_site() {
     let device = cpu();
-    let cfg = DhNetConfig {
-        width: 8,
-        enc_blocks: vec![1, 1],
-        middle_blocks: 1,
-        dec_blocks: vec![1, 1],
-        ..DhNetConfig::small()
-    };
+    let cfg = DhNetConfig::tiny(8);
     let net = cfg.init(&device);
     let x = Tensor::<4>::random([1, 3, 37, 53], Distribution::Uniform(0.0, 1.0), &device);
     let plain = net.forward(x.clone());

@@ -39,6 +39,18 @@ impl NafNetConfig {
         }
     }
 
+    /// Two levels of one block each at `width`: a network small enough for tests.
+    pub fn tiny(width: usize) -> Self {
+        Self {
+            width,
+            enc_blocks: vec![1, 1],
+            middle_blocks: 1,
+            dec_blocks: vec![1, 1],
+            pde: None,
+            fke: None,
+        }
+    }
+
     /// `deeprft-s`: `nafnet-s` with the FKE at the tail of the decoder (1,267,942 params).
     pub fn small_fke() -> Self {
         Self {
@@ -449,12 +461,8 @@ mod tests {
         // auxiliary output is that same image. Odd sizes keep their size.
         let device = Device::flex();
         let small = |fke| NafNetConfig {
-            width: 8,
-            enc_blocks: vec![1, 1],
-            middle_blocks: 1,
-            dec_blocks: vec![1, 1],
-            pde: None,
             fke,
+            ..NafNetConfig::tiny(8)
         };
         let mut naf = small(None).init(&device);
         // Non-zero block gates, so the backbone is not the identity.
@@ -488,15 +496,7 @@ mod tests {
     #[test]
     fn fresh_network_keeps_any_size() {
         let device = Device::flex();
-        let net = NafNetConfig {
-            width: 8,
-            enc_blocks: vec![1, 1],
-            middle_blocks: 1,
-            dec_blocks: vec![1, 1],
-            pde: None,
-            fke: None,
-        }
-        .init(&device);
+        let net = NafNetConfig::tiny(8).init(&device);
         let x = Tensor::<4>::random([1, 3, 37, 53], Distribution::Uniform(0.0, 1.0), &device);
         let y = net.forward(x);
         assert_eq!(y.dims(), [1, 3, 37, 53]);

@@ -156,15 +156,7 @@ mod tests {
     #[test]
     fn two_shards_give_the_whole_batch_loss_and_gradient() {
         let device = Device::flex().autodiff();
-        let net = NafNetConfig {
-            width: 4,
-            enc_blocks: vec![1, 1],
-            middle_blocks: 1,
-            dec_blocks: vec![1, 1],
-            pde: None,
-            fke: None,
-        }
-        .init(&device);
+        let net = NafNetConfig::tiny(4).init(&device);
         let blur = Tensor::<4>::random([4, 3, 16, 16], Distribution::Uniform(0.0, 1.0), &device);
         let sharp = Tensor::<4>::random([4, 3, 16, 16], Distribution::Uniform(0.0, 1.0), &device);
         let terms = [
