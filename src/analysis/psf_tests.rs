@@ -492,11 +492,12 @@ fn small_and_odd_images_work() {
 /// model undid, so it approaches the true kernel as the model gets better; with the oracle
 /// (above) it is the kernel itself.
 ///
-/// Measured with nafnet-s at 3,830 iterations: median NCC 0.79 for shakes of 6–14 px, 0.68
-/// at 18 px, 0.47–0.50 at 22–30 px (0.68 over all; a delta scores 0.40). The bar,
-/// ≥ 0.7 for shakes up to 31 px, is therefore met only up to 14 px until the model undoes
-/// long blurs; asserted are what holds now: ≥ 0.7 up to 14 px and, over all lengths, ≥ 0.2
-/// above what no restoration at all would score.
+/// Measured with nafnet-s at 11,165 iterations: median NCC 0.80–0.83 for shakes of 6–14 px,
+/// 0.77 at 18 px, 0.62 at 22–26 px, 0.52 at 30 px (0.77 over all; a delta scores 0.40; at
+/// 3,830 iterations it was 0.79, 0.68, 0.47–0.50 and 0.68). The bar, ≥ 0.7 for shakes
+/// up to 31 px, is therefore met up to 18 px until the model undoes long blurs; asserted are
+/// what holds now: ≥ 0.7 up to 18 px and, over all lengths, ≥ 0.3 above what no restoration
+/// at all would score.
 #[test]
 fn a_real_deblur_recovers_camera_shake_kernels() {
     use crate::engine::{deblur_planes, NetRunner, Planes, TileSettings};
@@ -552,19 +553,19 @@ fn a_real_deblur_recovers_camera_shake_kernels() {
         delta[DEFAULT_WINDOW * DEFAULT_WINDOW / 2] = 1.0;
         baseline.push(ncc(&delta, DEFAULT_WINDOW, &truth.taps, truth.size, 3));
         eprintln!("shake {length} px: region NCC {region:.3?}");
-        if length <= 14.0 {
+        if length <= 18.0 {
             short.extend(region.iter().copied());
         }
         all.extend(region);
     }
     let (short, all, base) = (median(short), median(all), median(baseline));
-    eprintln!("real deblur: median NCC {short:.3} up to 14 px, {all:.3} up to 30 px (a delta scores {base:.3})");
+    eprintln!("real deblur: median NCC {short:.3} up to 18 px, {all:.3} up to 30 px (a delta scores {base:.3})");
     assert!(
         short >= 0.7,
-        "median NCC {short} < 0.7 for shakes up to 14 px"
+        "median NCC {short} < 0.7 for shakes up to 18 px"
     );
     assert!(
-        all >= base + 0.2,
-        "median NCC {all} is not 0.2 above no restoration ({base})"
+        all >= base + 0.3,
+        "median NCC {all} is not 0.3 above no restoration ({base})"
     );
 }
