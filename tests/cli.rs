@@ -377,3 +377,68 @@ fn blur_map_needs_a_png_and_a_large_enough_photo() {
         "nothing written before the check"
     );
 }
+
+/// `eval --pairs` scores each pair, and `--against` pairs the scores with an earlier run's: the
+/// same model on the same images differs by nothing, image by image; a baseline made on other
+/// images is refused, naming the file.
+#[test]
+fn eval_pairs_and_a_paired_comparison() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let set = dir.path().join("set");
+    for sub in ["blur", "sharp"] {
+        std::fs::create_dir_all(set.join(sub)).expect("mkdir");
+    }
+    for (name, w, h) in [("a.png", 96, 80), ("b.png", 70, 90)] {
+        write_png(&set.join("sharp").join(name), w, h);
+        // The "blurry" side: the same pattern shifted, so the input scores below 100 dB.
+        write_png(&set.join("blur").join(name), w, h);
+        let mut img = image::open(set.join("blur").join(name)).unwrap().to_rgb8();
+        image::imageops::flip_horizontal_in_place(&mut img);
+        img.save(set.join("blur").join(name)).expect("save");
+    }
+    let model = tiny_model();
+    let eval = |json: &Path, extra: &[&str]| {
+        let mut args = vec![
+            "eval",
+            "--pairs",
+            set.to_str().unwrap(),
+            "--model",
+            &model,
+            "--device",
+            "cpu",
+            "--json",
+            json.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        deblur(&args)
+    };
+    let base = dir.path().join("base.json");
+    let o = eval(&base, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
+    assert_eq!(report["images"].as_array().unwrap().len(), 2);
+    assert!(report["mean"]["input_psnr"].as_f64().unwrap() < 40.0);
+    assert!(report.get("paired").is_none());
+
+    let again = dir.path().join("again.json");
+    let o = eval(&again, &["--against", base.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("paired over 2 images"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&again).unwrap()).unwrap();
+    let p = &report["paired"];
+    assert_eq!(p["images"], 2);
+    assert_eq!(p["ties"], 2);
+    assert!(p["mean_delta_psnr"].as_f64().unwrap().abs() < 1e-9, "{p}");
+
+    // A baseline scored on a different set of images is not a paired comparison.
+    std::fs::remove_file(set.join("blur/b.png")).expect("rm");
+    std::fs::remove_file(set.join("sharp/b.png")).expect("rm");
+    let o = eval(
+        &dir.path().join("x.json"),
+        &["--against", base.to_str().unwrap()],
+    );
+    assert_clean_failure(&o, "base.json");
+}

@@ -6,12 +6,13 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
 use clap::Args;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::common::{prepare, ModelArgs};
 use crate::engine::{deblur_planes, Planes};
 use crate::imaging::{load, LoadOptions};
 use crate::train::metrics::{psnr, ssim};
+use crate::train::paired::{paired, Paired, Score};
 use crate::train::validation::validation_set;
 
 #[derive(Args, Debug)]
@@ -29,11 +30,16 @@ pub struct EvalArgs {
     /// Write per-image and mean scores as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Compare image by image with a baseline: the `--json` file of an earlier `deblur eval`
+    /// on the same set (e.g. the model without the PDE layer). Prints the mean paired PSNR
+    /// and SSIM difference with its 95 % interval and how many images got better or worse.
+    #[arg(long, value_name = "BASELINE_JSON")]
+    pub against: Option<PathBuf>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
 
-#[derive(Serialize, Clone)]
+#[derive(Serialize, Deserialize, Clone)]
 pub struct ImageScore {
     pub name: String,
     pub input_psnr: f64,
@@ -42,12 +48,45 @@ pub struct ImageScore {
     pub ssim: f64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, Deserialize)]
 pub struct EvalReport {
     pub model: String,
     pub set: String,
     pub images: Vec<ImageScore>,
     pub mean: ImageScore,
+    /// Present when `--against` named a baseline: this model minus that one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paired: Option<PairedReport>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct PairedReport {
+    pub baseline: String,
+    #[serde(flatten)]
+    pub stats: Paired,
+}
+
+/// The baseline's report, read before any image is deblurred so that a wrong path fails fast.
+fn read_baseline(path: &Path) -> anyhow::Result<EvalReport> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the baseline scores {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{} is not the --json output of `deblur eval`",
+            path.display()
+        )
+    })
+}
+
+fn scores(images: &[ImageScore]) -> Vec<Score> {
+    images
+        .iter()
+        .map(|s| Score {
+            name: s.name.clone(),
+            psnr: s.psnr,
+            ssim: s.ssim,
+        })
+        .collect()
 }
 
 struct Pair {
@@ -115,6 +154,19 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     if pairs.is_empty() {
         anyhow::bail!("no image pairs found in {set}");
     }
+    let baseline = match args.against.as_deref() {
+        Some(path) => Some((path, read_baseline(path)?)),
+        None => None,
+    };
+    if let Some((_, b)) = &baseline {
+        if b.set != set {
+            anyhow::bail!(
+                "the baseline was scored on {} but this run scores {set}: a paired comparison \
+                 needs the same images",
+                b.set
+            );
+        }
+    }
     let prepared = prepare(&args.model)?;
     let cancel = AtomicBool::new(false);
     let mut images = Vec::with_capacity(pairs.len());
@@ -170,12 +222,26 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         mean.ssim,
         mean.psnr - mean.input_psnr
     );
+    let model_name = prepared.model.card.model.name.clone();
+    let paired = match &baseline {
+        Some((path, b)) => {
+            let stats = paired(&scores(&images), &scores(&b.images))
+                .with_context(|| format!("cannot pair with {}", path.display()))?;
+            println!("{}", stats.describe(&model_name, &b.model));
+            Some(PairedReport {
+                baseline: b.model.clone(),
+                stats,
+            })
+        }
+        None => None,
+    };
     if let Some(path) = &args.json {
         let report = EvalReport {
-            model: prepared.model.card.model.name.clone(),
+            model: model_name,
             set,
             images,
             mean,
+            paired,
         };
         crate::util::write_atomically(path, serde_json::to_string_pretty(&report)?.as_bytes())
             .with_context(|| format!("cannot write {}", path.display()))?;

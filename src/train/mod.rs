@@ -5,6 +5,7 @@ pub mod config;
 pub mod data;
 pub mod loss;
 pub mod metrics;
+pub mod paired;
 pub mod step;
 pub mod synth;
 pub mod trainer;
