@@ -10,10 +10,12 @@ use toml::{Table, Value};
 
 use crate::nets::card::{InferenceSection, ModelCard, ModelSection};
 use crate::nets::model::Net;
+use crate::nets::registry::{load_model, LoadedModel};
 use crate::nets::weights::sha256_file;
 use crate::train::checkpoint::load_latest_model;
 use crate::train::config::TrainConfig;
-use crate::train::trainer::score;
+use crate::train::paired::{paired, Paired, Score};
+use crate::train::trainer::{score_each, Scores};
 use crate::train::validation::{set_hash, validation_set, VAL_PATCH};
 use burn::tensor::Device;
 
@@ -30,6 +32,11 @@ pub struct ExportArgs {
     /// One line describing the model, for `deblur models` and the app.
     #[arg(long)]
     pub summary: Option<String>,
+    /// Also score this model (a name from `deblur models` or a card) on the same validation
+    /// pairs and record the paired comparison in the card's `[evaluation.baseline]`: e.g.
+    /// `--baseline nafnet-s-ft` for `nafnet-s-pde`, `--baseline nafnet-s` for `dhnet-s`.
+    #[arg(long)]
+    pub baseline: Option<String>,
 }
 
 fn table(pairs: Vec<(&str, Value)>) -> Table {
@@ -48,6 +55,12 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         latest.with_context(|| format!("no checkpoint in {}", ckpt_dir.display()))?;
     tracing::info!("exporting {} at iteration {}", dir.display(), state.iter);
 
+    // Load the baseline first, so that a wrong name fails before anything is written.
+    let baseline_model = match args.baseline.as_deref() {
+        Some(spec) => Some(load_model(spec, &device).with_context(|| format!("baseline {spec}"))?),
+        None => None,
+    };
+
     std::fs::create_dir_all(&args.out)?;
     let weights = args.out.join(format!("{}.safetensors", cfg.name));
     net.save_safetensors(&weights, !args.f32)?;
@@ -55,7 +68,12 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let shipped = cfg.net.init(&device).load_safetensors(&weights)?;
     let val = validation_set(&cfg.data.sharp_dir)?;
     let pde = cfg.pde_at(cfg.schedule.iterations);
-    let s = score(&shipped, &val, VAL_PATCH, &device, pde);
+    let each = score_each(&shipped, &val, VAL_PATCH, &device, pde);
+    let s = Scores::mean(&each);
+    let baseline = match &baseline_model {
+        Some(base) => Some(compare_with(base, &each, &val, &device)?),
+        None => None,
+    };
     tracing::info!(
         "validation ({} pairs): PSNR {:.3} dB (input {:.3}, gain {:+.3}), SSIM {:.4} (input {:.4})",
         val.len(),
@@ -79,7 +97,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
     let o = &cfg.optim;
-    let card = ModelCard {
+    let mut card = ModelCard {
         model: ModelSection {
             name: cfg.name.clone(),
             version: 1,
@@ -185,10 +203,67 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             ),
         ]),
     };
+    if let Some((name, base, p)) = baseline {
+        card.evaluation.insert(
+            "baseline".into(),
+            Value::Table(baseline_table(&name, &base, &p)),
+        );
+    }
     let card_path = args.out.join(format!("{}.toml", cfg.name));
     card.write(&card_path)?;
     println!("wrote {} and {}", weights.display(), card_path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+fn named(each: &[Scores]) -> Vec<Score> {
+    each.iter()
+        .enumerate()
+        .map(|(i, s)| Score {
+            name: format!("val-{i:03}"),
+            psnr: s.psnr,
+            ssim: s.ssim,
+        })
+        .collect()
+}
+
+/// Score the baseline on the same pairs and pair it with the exported model's scores.
+fn compare_with(
+    base: &LoadedModel,
+    mine: &[Scores],
+    val: &[crate::train::synth::Sample],
+    device: &Device,
+) -> anyhow::Result<(String, Scores, Paired)> {
+    let name = base.card.model.name.clone();
+    let pde = base.card.inference.pde_run();
+    let theirs = score_each(&base.net, val, VAL_PATCH, device, pde);
+    let p = paired(&named(mine), &named(&theirs))
+        .with_context(|| format!("cannot pair with the baseline {name}"))?;
+    tracing::info!("{}", p.describe("exported", &name));
+    Ok((name, Scores::mean(&theirs), p))
+}
+
+/// `[evaluation.baseline]` of models.md §13, with the paired statistics beside the means.
+fn baseline_table(name: &str, base: &Scores, p: &Paired) -> Table {
+    table(vec![
+        ("model", Value::String(name.to_string())),
+        ("psnr", Value::Float(round(base.psnr, 3))),
+        ("ssim", Value::Float(round(base.ssim, 4))),
+        (
+            "paired_delta_psnr",
+            Value::Float(round(p.mean_delta_psnr, 3)),
+        ),
+        (
+            "paired_delta_psnr_ci95",
+            Value::Float(round(1.96 * p.stderr_delta_psnr, 3)),
+        ),
+        (
+            "paired_delta_ssim",
+            Value::Float(round(p.mean_delta_ssim, 4)),
+        ),
+        ("better", Value::Integer(p.better as i64)),
+        ("worse", Value::Integer(p.worse as i64)),
+        ("ties", Value::Integer(p.ties as i64)),
+    ])
 }
 
 /// Tile defaults of models.md §11.3: a DeepRFT's tiles are its FFT size.

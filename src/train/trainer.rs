@@ -51,7 +51,7 @@ pub struct Scores {
     pub input_ssim: f64,
 }
 
-/// Scores `model` (on a plain, non-autodiff device) on validation pairs.
+/// Scores `model` (on a plain, non-autodiff device) on validation pairs: the means.
 pub fn score(
     model: &dyn Restore,
     pairs: &[Sample],
@@ -59,7 +59,18 @@ pub fn score(
     device: &Device,
     pde: PdeRun,
 ) -> Scores {
-    let mut s = Scores::default();
+    Scores::mean(&score_each(model, pairs, patch, device, pde))
+}
+
+/// Per-pair scores, in the order of `pairs` (what a paired comparison needs).
+pub fn score_each(
+    model: &dyn Restore,
+    pairs: &[Sample],
+    patch: usize,
+    device: &Device,
+    pde: PdeRun,
+) -> Vec<Scores> {
+    let mut each = Vec::with_capacity(pairs.len());
     for chunk in pairs.chunks(4) {
         let (blur, _) = to_tensors(chunk, patch, device);
         let out: Vec<f32> = model
@@ -73,18 +84,35 @@ pub fn score(
             let Some(o) = out.get(k * len..(k + 1) * len) else {
                 continue;
             };
-            s.psnr += psnr(o, &pair.sharp);
-            s.ssim += ssim(o, &pair.sharp, patch, patch).unwrap_or(0.0);
-            s.input_psnr += psnr(&pair.blurred, &pair.sharp);
-            s.input_ssim += ssim(&pair.blurred, &pair.sharp, patch, patch).unwrap_or(0.0);
+            each.push(Scores {
+                psnr: psnr(o, &pair.sharp),
+                ssim: ssim(o, &pair.sharp, patch, patch).unwrap_or(0.0),
+                input_psnr: psnr(&pair.blurred, &pair.sharp),
+                input_ssim: ssim(&pair.blurred, &pair.sharp, patch, patch).unwrap_or(0.0),
+            });
         }
     }
-    let n = pairs.len().max(1) as f64;
-    Scores {
-        psnr: s.psnr / n,
-        ssim: s.ssim / n,
-        input_psnr: s.input_psnr / n,
-        input_ssim: s.input_ssim / n,
+    if each.len() < pairs.len() {
+        tracing::warn!(
+            "scored {} of {} validation pairs (the network returned too little output)",
+            each.len(),
+            pairs.len()
+        );
+    }
+    each
+}
+
+impl Scores {
+    /// The mean of per-pair scores.
+    pub fn mean(each: &[Scores]) -> Scores {
+        let n = each.len().max(1) as f64;
+        let avg = |f: fn(&Scores) -> f64| each.iter().map(f).sum::<f64>() / n;
+        Scores {
+            psnr: avg(|s| s.psnr),
+            ssim: avg(|s| s.ssim),
+            input_psnr: avg(|s| s.input_psnr),
+            input_ssim: avg(|s| s.input_ssim),
+        }
     }
 }
 

@@ -1,0 +1,138 @@
+//! `deblur export`: a run's checkpoint becomes weights and a card scored on the validation
+//! set, and `--baseline` adds the paired comparison with another model on the same pairs.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use deblur::nets::card::ModelCard;
+use deblur::train::data::is_validation;
+
+fn deblur(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_deblur"))
+        .args(args)
+        .env("DEBLUR_LOG", "warn")
+        .env("RAYON_NUM_THREADS", "2")
+        .output()
+        .expect("binary runs")
+}
+
+fn ok(o: &Output) {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// Textured 300×300 photos (the validation patches are 256²), some in the validation split.
+fn write_photos(dir: &Path) {
+    let names: Vec<String> = (0..40)
+        .map(|i| format!("p{i:02}.png"))
+        .filter(|n| is_validation(n))
+        .take(2)
+        .chain((0..3).map(|i| format!("t{i}.png")))
+        .collect();
+    assert!(names.iter().any(|n| is_validation(n)));
+    for (k, name) in names.iter().enumerate() {
+        let img = image::RgbImage::from_fn(300, 300, |x, y| {
+            let v = ((x * (3 + k as u32) + y * 7) % 64) as u8 * 4;
+            image::Rgb([v, ((x / 8 + y / 8) % 2 * 200) as u8, (x * y % 255) as u8])
+        });
+        img.save(dir.join(name)).expect("write photo");
+    }
+}
+
+#[test]
+fn export_scores_the_card_and_pairs_it_with_a_baseline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sharp = dir.path().join("sharp");
+    std::fs::create_dir_all(&sharp).expect("mkdir");
+    write_photos(&sharp);
+    let recipe = dir.path().join("tiny.toml");
+    let text = format!(
+        r#"name = "tiny-export"
+
+[net]
+width = 4
+enc_blocks = [1, 1]
+middle_blocks = 1
+dec_blocks = [1, 1]
+
+[data]
+sharp_dir = "{sharp}"
+val_pairs_during_training = 1
+
+[schedule]
+iterations = 2
+stages = [{{ until = 2, crop = 32, batch = 2 }}]
+
+[optim]
+lr = 1e-3
+min_lr = 1e-7
+weight_decay = 1e-3
+beta1 = 0.9
+beta2 = 0.9
+eps = 1e-8
+clip_norm = 0.01
+
+[run]
+seed = 3
+checkpoint_every = 100
+val_every = 100
+out_dir = "{out}"
+"#,
+        sharp = sharp.display(),
+        out = dir.path().join("run").display()
+    );
+    std::fs::write(&recipe, text).expect("recipe");
+    let recipe = recipe.to_str().expect("utf-8 path");
+    ok(&deblur(&["train", recipe]));
+
+    let first = dir.path().join("first");
+    ok(&deblur(&[
+        "export",
+        recipe,
+        "--out",
+        first.to_str().unwrap(),
+        "--f32",
+    ]));
+    let card = ModelCard::read(&first.join("tiny-export.toml")).expect("card");
+    let eval = &card.evaluation;
+    assert_eq!(eval["pairs"].as_integer(), Some(200));
+    assert!(eval.get("baseline").is_none());
+    let psnr = eval["psnr"].as_float().expect("psnr");
+    assert!(psnr.is_finite() && psnr > 0.0);
+
+    // The same weights as the baseline: every pair ties, so the pairing lines up image by
+    // image (a shifted pairing would give non-zero differences on these varied patches).
+    let second = dir.path().join("second");
+    let base_card = first.join("tiny-export.toml");
+    ok(&deblur(&[
+        "export",
+        recipe,
+        "--out",
+        second.to_str().unwrap(),
+        "--f32",
+        "--baseline",
+        base_card.to_str().unwrap(),
+    ]));
+    let card = ModelCard::read(&second.join("tiny-export.toml")).expect("card");
+    let base = card.evaluation["baseline"]
+        .as_table()
+        .expect("[evaluation.baseline]");
+    assert_eq!(base["model"].as_str(), Some("tiny-export"));
+    assert_eq!(base["psnr"].as_float(), Some(psnr));
+    assert_eq!(base["paired_delta_psnr"].as_float(), Some(0.0));
+    assert_eq!(base["ties"].as_integer(), Some(200));
+    assert_eq!(base["better"].as_integer(), Some(0));
+
+    // A baseline that does not exist fails before anything is written, naming it.
+    let third = dir.path().join("third");
+    let o = deblur(&[
+        "export",
+        recipe,
+        "--out",
+        third.to_str().unwrap(),
+        "--baseline",
+        "no-such-model",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-model"));
+    assert!(!third.exists(), "nothing written for a failed export");
+}
