@@ -13,7 +13,7 @@ use crate::engine::{deblur_planes, Planes};
 use crate::imaging::{load, LoadOptions};
 use crate::train::metrics::{psnr, ssim};
 use crate::train::paired::{paired, Paired, Score};
-use crate::train::validation::validation_set;
+use crate::train::validation::{pair_name, set_hash, validation_set};
 
 #[derive(Args, Debug)]
 #[command(group(clap::ArgGroup::new("set").required(true).args(["pairs", "validation"])))]
@@ -132,24 +132,29 @@ fn read_pairs(dir: &Path) -> anyhow::Result<Vec<Pair>> {
         .collect()
 }
 
-fn validation_pairs(sharp_dir: &Path) -> anyhow::Result<Vec<Pair>> {
-    Ok(validation_set(sharp_dir)?
+/// The fixed validation set, and its name in reports: with the set's hash, so that a paired
+/// comparison never mixes sets made from different photos.
+fn validation_pairs(sharp_dir: &Path) -> anyhow::Result<(String, Vec<Pair>)> {
+    let samples = validation_set(sharp_dir)?;
+    let name = format!("validation set {}", set_hash(&samples));
+    let pairs = samples
         .into_iter()
         .enumerate()
         .map(|(i, s)| Pair {
-            name: format!("val-{i:03}"),
+            name: pair_name(i),
             width: s.patch,
             height: s.patch,
             blur: s.blurred,
             sharp: s.sharp,
         })
-        .collect())
+        .collect();
+    Ok((name, pairs))
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let (set, pairs) = match &args.pairs {
         Some(dir) => (dir.display().to_string(), read_pairs(dir)?),
-        None => ("validation".to_string(), validation_pairs(&args.sharp_dir)?),
+        None => validation_pairs(&args.sharp_dir)?,
     };
     if pairs.is_empty() {
         anyhow::bail!("no image pairs found in {set}");

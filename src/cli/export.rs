@@ -16,7 +16,7 @@ use crate::train::checkpoint::load_latest_model;
 use crate::train::config::TrainConfig;
 use crate::train::paired::{paired, Paired, Score};
 use crate::train::trainer::{score_each, Scores};
-use crate::train::validation::{set_hash, validation_set, VAL_PATCH};
+use crate::train::validation::{pair_name, set_hash, validation_set, VAL_PATCH};
 use burn::tensor::Device;
 
 #[derive(Args, Debug)]
@@ -219,7 +219,7 @@ fn named(each: &[Scores]) -> Vec<Score> {
     each.iter()
         .enumerate()
         .map(|(i, s)| Score {
-            name: format!("val-{i:03}"),
+            name: pair_name(i),
             psnr: s.psnr,
             ssim: s.ssim,
         })

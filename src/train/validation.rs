@@ -29,6 +29,11 @@ pub fn validation_set(sharp_dir: &std::path::Path) -> anyhow::Result<Vec<Sample>
         .collect())
 }
 
+/// The name of validation pair `i` in reports (`val-007`), the key of paired comparisons.
+pub fn pair_name(i: usize) -> String {
+    format!("val-{i:03}")
+}
+
 /// SHA-256 over the samples' fingerprints: models are compared only on the same value.
 pub fn set_hash(samples: &[Sample]) -> String {
     use sha2::{Digest, Sha256};
