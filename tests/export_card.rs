@@ -1,11 +1,11 @@
 //! `deblur export`: a run's checkpoint becomes weights and a card scored on the validation
 //! set, and `--baseline` adds the paired comparison with another model on the same pairs.
 
-use std::path::Path;
+mod common;
+
 use std::process::{Command, Output};
 
 use deblur::nets::card::ModelCard;
-use deblur::train::data::is_validation;
 
 fn deblur(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_deblur"))
@@ -20,30 +20,13 @@ fn ok(o: &Output) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-/// Textured 300×300 photos (the validation patches are 256²), some in the validation split.
-fn write_photos(dir: &Path) {
-    let names: Vec<String> = (0..40)
-        .map(|i| format!("p{i:02}.png"))
-        .filter(|n| is_validation(n))
-        .take(2)
-        .chain((0..3).map(|i| format!("t{i}.png")))
-        .collect();
-    assert!(names.iter().any(|n| is_validation(n)));
-    for (k, name) in names.iter().enumerate() {
-        let img = image::RgbImage::from_fn(300, 300, |x, y| {
-            let v = ((x * (3 + k as u32) + y * 7) % 64) as u8 * 4;
-            image::Rgb([v, ((x / 8 + y / 8) % 2 * 200) as u8, (x * y % 255) as u8])
-        });
-        img.save(dir.join(name)).expect("write photo");
-    }
-}
-
 #[test]
 fn export_scores_the_card_and_pairs_it_with_a_baseline() {
     let dir = tempfile::tempdir().expect("tempdir");
     let sharp = dir.path().join("sharp");
     std::fs::create_dir_all(&sharp).expect("mkdir");
-    write_photos(&sharp);
+    // 300² photos: the validation patches are 256².
+    common::write_training_photos_sized(&sharp, 4, 300);
     let recipe = dir.path().join("tiny.toml");
     let text = format!(
         r#"name = "tiny-export"

@@ -33,6 +33,11 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 /// Writes `count` textured 96×96 PNGs into `dir`, plus one more if none landed in the
 /// validation split, so that training tests have both splits.
 pub fn write_training_photos(dir: &std::path::Path, count: usize) {
+    write_training_photos_sized(dir, count, 96);
+}
+
+/// [`write_training_photos`] at `side`×`side` pixels.
+pub fn write_training_photos_sized(dir: &std::path::Path, count: usize, side: u32) {
     use deblur::train::data::is_validation;
     let mut names: Vec<String> = (0..count).map(|i| format!("p{i:02}.png")).collect();
     if !names.iter().any(|n| is_validation(n)) {
@@ -43,7 +48,7 @@ pub fn write_training_photos(dir: &std::path::Path, count: usize) {
         );
     }
     for (k, name) in names.iter().enumerate() {
-        let img = image::RgbImage::from_fn(96, 96, |x, y| {
+        let img = image::RgbImage::from_fn(side, side, |x, y| {
             let v = ((x * (3 + k as u32) + y * 7) % 64) as u8 * 4;
             image::Rgb([v, ((x / 8 + y / 8) % 2 * 200) as u8, (x * y % 255) as u8])
         });
