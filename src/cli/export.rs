@@ -254,7 +254,7 @@ fn baseline_table(name: &str, base: &Scores, p: &Paired) -> Table {
         ),
         (
             "paired_delta_psnr_ci95",
-            Value::Float(round(1.96 * p.stderr_delta_psnr, 3)),
+            Value::Float(round(p.ci95_delta_psnr(), 3)),
         ),
         (
             "paired_delta_ssim",

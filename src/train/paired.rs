@@ -94,11 +94,16 @@ fn index(scores: &[Score]) -> Result<HashMap<&str, &Score>, PairError> {
 }
 
 impl Paired {
+    /// Half-width of the 95 % interval of the mean PSNR difference (normal approximation).
+    pub fn ci95_delta_psnr(&self) -> f64 {
+        1.96 * self.stderr_delta_psnr
+    }
+
     /// One line for a person: the mean gain with its 95 % interval (normal approximation, fair
     /// from about 30 images on) and the win/loss count.
     pub fn describe(&self, model: &str, baseline: &str) -> String {
         let interval = if self.images >= 30 {
-            format!(" ± {:.3} (95 %)", 1.96 * self.stderr_delta_psnr)
+            format!(" ± {:.3} (95 %)", self.ci95_delta_psnr())
         } else {
             format!(" (standard error {:.3})", self.stderr_delta_psnr)
         };
