@@ -380,7 +380,8 @@ fn blur_map_needs_a_png_and_a_large_enough_photo() {
 
 /// `eval --pairs` scores each pair, and `--against` pairs the scores with an earlier run's: the
 /// same model on the same images differs by nothing, image by image; a baseline made on other
-/// images is refused, naming the file.
+/// images is refused, naming the file. The set is named by its canonical path, so another
+/// spelling of the same folder pairs.
 #[test]
 fn eval_pairs_and_a_paired_comparison() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -397,11 +398,11 @@ fn eval_pairs_and_a_paired_comparison() {
         img.save(set.join("blur").join(name)).expect("save");
     }
     let model = tiny_model();
-    let eval = |json: &Path, extra: &[&str]| {
+    let eval = |pairs: &Path, json: &Path, extra: &[&str]| {
         let mut args = vec![
             "eval",
             "--pairs",
-            set.to_str().unwrap(),
+            pairs.to_str().unwrap(),
             "--model",
             &model,
             "--device",
@@ -413,7 +414,7 @@ fn eval_pairs_and_a_paired_comparison() {
         deblur(&args)
     };
     let base = dir.path().join("base.json");
-    let o = eval(&base, &[]);
+    let o = eval(&set, &base, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&base).unwrap()).unwrap();
@@ -422,7 +423,8 @@ fn eval_pairs_and_a_paired_comparison() {
     assert!(report.get("paired").is_none());
 
     let again = dir.path().join("again.json");
-    let o = eval(&again, &["--against", base.to_str().unwrap()]);
+    let same_set = set.join("..").join("set");
+    let o = eval(&same_set, &again, &["--against", base.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("paired over 2 images"), "{stdout}");
@@ -437,6 +439,7 @@ fn eval_pairs_and_a_paired_comparison() {
     std::fs::remove_file(set.join("blur/b.png")).expect("rm");
     std::fs::remove_file(set.join("sharp/b.png")).expect("rm");
     let o = eval(
+        &set,
         &dir.path().join("x.json"),
         &["--against", base.to_str().unwrap()],
     );

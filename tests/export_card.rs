@@ -20,17 +20,19 @@ fn ok(o: &Output) {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 }
 
-#[test]
-fn export_scores_the_card_and_pairs_it_with_a_baseline() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sharp = dir.path().join("sharp");
-    std::fs::create_dir_all(&sharp).expect("mkdir");
-    // 300² photos: the validation patches are 256².
-    common::write_training_photos_sized(&sharp, 4, 300);
-    let recipe = dir.path().join("tiny.toml");
+/// A tiny two-iteration recipe named `name` over the photos in `dir/sharp`, its run in
+/// `dir/run-<name>`, optionally starting from released weights.
+fn write_recipe(
+    dir: &std::path::Path,
+    name: &str,
+    init_from: Option<&std::path::Path>,
+) -> std::path::PathBuf {
+    let init = init_from.map_or(String::new(), |p| {
+        format!("init_from = \"{}\"\n", p.display())
+    });
     let text = format!(
-        r#"name = "tiny-export"
-
+        r#"name = "{name}"
+{init}
 [net]
 width = 4
 enc_blocks = [1, 1]
@@ -60,10 +62,22 @@ checkpoint_every = 100
 val_every = 100
 out_dir = "{out}"
 "#,
-        sharp = sharp.display(),
-        out = dir.path().join("run").display()
+        sharp = dir.join("sharp").display(),
+        out = dir.join(format!("run-{name}")).display()
     );
-    std::fs::write(&recipe, text).expect("recipe");
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).expect("recipe");
+    path
+}
+
+#[test]
+fn export_scores_the_card_and_pairs_it_with_a_baseline() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sharp = dir.path().join("sharp");
+    std::fs::create_dir_all(&sharp).expect("mkdir");
+    // 300² photos: the validation patches are 256².
+    common::write_training_photos_sized(&sharp, 4, 300);
+    let recipe = write_recipe(dir.path(), "tiny-export", None);
     let recipe = recipe.to_str().expect("utf-8 path");
     ok(&deblur(&["train", recipe]));
 
@@ -118,4 +132,28 @@ out_dir = "{out}"
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-model"));
     assert!(!third.exists(), "nothing written for a failed export");
+
+    // A fine-tune of the exported weights records where it started: that file's hash and its
+    // card's model and iterations. A run from scratch records nothing.
+    let first_card = ModelCard::read(&first.join("tiny-export.toml")).expect("card");
+    assert!(first_card.training.get("init_from").is_none());
+    let ft = write_recipe(
+        dir.path(),
+        "tiny-ft",
+        Some(&first.join("tiny-export.safetensors")),
+    );
+    let ft = ft.to_str().expect("utf-8 path");
+    ok(&deblur(&["train", ft]));
+    let fourth = dir.path().join("fourth");
+    ok(&deblur(&["export", ft, "--out", fourth.to_str().unwrap()]));
+    let card = ModelCard::read(&fourth.join("tiny-ft.toml")).expect("card");
+    let init = card.training["init_from"]
+        .as_table()
+        .expect("[training.init_from]");
+    assert_eq!(
+        init["sha256"].as_str(),
+        Some(first_card.model.weights_sha256.as_str())
+    );
+    assert_eq!(init["model"].as_str(), Some("tiny-export"));
+    assert_eq!(init["iterations"].as_integer(), Some(2));
 }

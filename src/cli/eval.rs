@@ -153,7 +153,11 @@ fn validation_pairs(sharp_dir: &Path) -> anyhow::Result<(String, Vec<Pair>)> {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
     let (set, pairs) = match &args.pairs {
-        Some(dir) => (dir.display().to_string(), read_pairs(dir)?),
+        // Canonical, so that `./set` and `/abs/set` name the same set in a paired comparison.
+        Some(dir) => {
+            let canonical = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+            (canonical.display().to_string(), read_pairs(dir)?)
+        }
         None => validation_pairs(&args.sharp_dir)?,
     };
     if pairs.is_empty() {

@@ -1,7 +1,7 @@
 //! `deblur export`: a training run's newest checkpoint -> release weights and a model card with
 //! the quality measured on the fixed validation set.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -209,10 +209,34 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             Value::Table(baseline_table(&name, &base, &p)),
         );
     }
+    if let Some(init) = &cfg.init_from {
+        card.training
+            .insert("init_from".into(), Value::Table(init_table(init)?));
+    }
     let card_path = args.out.join(format!("{}.toml", cfg.name));
     card.write(&card_path)?;
     println!("wrote {} and {}", weights.display(), card_path.display());
     Ok(ExitCode::SUCCESS)
+}
+
+/// `[training.init_from]` of a run that started from released weights (a fine-tune or a warm
+/// start): the file, its hash now, and the model and iterations of its card when the card
+/// describes that very file, so that the card tells the whole training history.
+fn init_table(init: &Path) -> anyhow::Result<Table> {
+    let sha =
+        sha256_file(init).with_context(|| format!("the run's init_from {}", init.display()))?;
+    let mut t = table(vec![
+        ("weights", Value::String(init.display().to_string())),
+        ("sha256", Value::String(sha.clone())),
+    ]);
+    let card = ModelCard::read(&init.with_extension("toml")).ok();
+    if let Some(card) = card.filter(|c| c.model.weights_sha256 == sha) {
+        t.insert("model".into(), Value::String(card.model.name));
+        if let Some(iters) = card.training.get("iterations_done") {
+            t.insert("iterations".into(), iters.clone());
+        }
+    }
+    Ok(t)
 }
 
 fn named(each: &[Scores]) -> Vec<Score> {
