@@ -21,18 +21,11 @@ fn ok(o: &Output) {
 }
 
 /// A tiny two-iteration recipe named `name` over the photos in `dir/sharp`, its run in
-/// `dir/run-<name>`, optionally starting from released weights.
-fn write_recipe(
-    dir: &std::path::Path,
-    name: &str,
-    init_from: Option<&std::path::Path>,
-) -> std::path::PathBuf {
-    let init = init_from.map_or(String::new(), |p| {
-        format!("init_from = \"{}\"\n", p.display())
-    });
+/// `dir/run-<name>`; `top` adds top-level keys and `tail` tables.
+fn write_recipe(dir: &std::path::Path, name: &str, top: &str, tail: &str) -> std::path::PathBuf {
     let text = format!(
         r#"name = "{name}"
-{init}
+{top}
 [net]
 width = 4
 enc_blocks = [1, 1]
@@ -61,7 +54,7 @@ seed = 3
 checkpoint_every = 100
 val_every = 100
 out_dir = "{out}"
-"#,
+{tail}"#,
         sharp = dir.join("sharp").display(),
         out = dir.join(format!("run-{name}")).display()
     );
@@ -77,7 +70,7 @@ fn export_scores_the_card_and_pairs_it_with_a_baseline() {
     std::fs::create_dir_all(&sharp).expect("mkdir");
     // 300² photos: the validation patches are 256².
     common::write_training_photos_sized(&sharp, 4, 300);
-    let recipe = write_recipe(dir.path(), "tiny-export", None);
+    let recipe = write_recipe(dir.path(), "tiny-export", "", "");
     let recipe = recipe.to_str().expect("utf-8 path");
     ok(&deblur(&["train", recipe]));
 
@@ -133,20 +126,27 @@ fn export_scores_the_card_and_pairs_it_with_a_baseline() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("no-such-model"));
     assert!(!third.exists(), "nothing written for a failed export");
 
-    // A fine-tune of the exported weights records where it started: that file's hash and its
-    // card's model and iterations. A run from scratch records nothing.
+    // A fine-tune of the exported weights with a PDE layer inserted records where it started
+    // (that file's hash, its card's model and iterations; a run from scratch records nothing),
+    // its PDE schedule, and the CFL guard's clamp fraction: all of it at a limit no velocity
+    // stays under.
     let first_card = ModelCard::read(&first.join("tiny-export.toml")).expect("card");
     assert!(first_card.training.get("init_from").is_none());
-    let ft = write_recipe(
-        dir.path(),
-        "tiny-ft",
-        Some(&first.join("tiny-export.safetensors")),
+    assert!(first_card
+        .evaluation
+        .get("pde_cfl_clamp_fraction")
+        .is_none());
+    let top = format!(
+        "init_from = \"{}\"\npde_schedule = [{{ from = 0, k = 1, dt = 1.0 }}, {{ from = 1, k = 3, dt = 0.3333333333333333 }}]",
+        first.join("tiny-export.safetensors").display()
     );
+    let tail = "\n[net.pde]\nn_layers = 1\ncfl_limit = 1e-12\ncoef_scale_init = 0.01\n";
+    let ft = write_recipe(dir.path(), "tiny-pde", &top, tail);
     let ft = ft.to_str().expect("utf-8 path");
     ok(&deblur(&["train", ft]));
     let fourth = dir.path().join("fourth");
     ok(&deblur(&["export", ft, "--out", fourth.to_str().unwrap()]));
-    let card = ModelCard::read(&fourth.join("tiny-ft.toml")).expect("card");
+    let card = ModelCard::read(&fourth.join("tiny-pde.toml")).expect("card");
     let init = card.training["init_from"]
         .as_table()
         .expect("[training.init_from]");
@@ -156,4 +156,18 @@ fn export_scores_the_card_and_pairs_it_with_a_baseline() {
     );
     assert_eq!(init["model"].as_str(), Some("tiny-export"));
     assert_eq!(init["iterations"].as_integer(), Some(2));
+    let stages = card.training["pde_schedule"]
+        .as_array()
+        .expect("pde_schedule");
+    assert_eq!(stages.len(), 2);
+    assert_eq!(stages[1]["k"].as_integer(), Some(3));
+    assert_eq!(
+        card.inference.pde_k,
+        Some(3),
+        "inference runs the last stage"
+    );
+    let fraction = card.evaluation["pde_cfl_clamp_fraction"]
+        .as_float()
+        .expect("pde_cfl_clamp_fraction");
+    assert!(fraction > 0.9 && fraction <= 1.0, "clamped {fraction}");
 }

@@ -68,7 +68,8 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let shipped = cfg.net.init(&device).load_safetensors(&weights)?;
     let val = validation_set(&cfg.data.sharp_dir)?;
     let pde = cfg.pde_at(cfg.schedule.iterations);
-    let each = score_each(&shipped, &val, VAL_PATCH, &device, pde);
+    let scored = score_each(&shipped, &val, VAL_PATCH, &device, pde);
+    let each = scored.each;
     let s = Scores::mean(&each);
     let baseline = match &baseline_model {
         Some(base) => Some(compare_with(base, &each, &val, &device)?),
@@ -209,6 +210,25 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             Value::Table(baseline_table(&name, &base, &p)),
         );
     }
+    if !cfg.pde_schedule.is_empty() {
+        let stages = cfg
+            .pde_schedule
+            .iter()
+            .map(|st| {
+                Value::Table(table(vec![
+                    ("from", Value::Integer(st.from as i64)),
+                    ("k", Value::Integer(st.k as i64)),
+                    ("dt", Value::Float(st.dt)),
+                ]))
+            })
+            .collect();
+        card.training
+            .insert("pde_schedule".into(), Value::Array(stages));
+    }
+    if let Some(fraction) = scored.pde_clamp_fraction {
+        card.evaluation
+            .insert("pde_cfl_clamp_fraction".into(), Value::Float(fraction));
+    }
     if let Some(init) = &cfg.init_from {
         card.training
             .insert("init_from".into(), Value::Table(init_table(init)?));
@@ -259,7 +279,7 @@ fn compare_with(
 ) -> anyhow::Result<(String, Scores, Paired)> {
     let name = base.card.model.name.clone();
     let pde = base.card.inference.pde_run();
-    let theirs = score_each(&base.net, val, VAL_PATCH, device, pde);
+    let theirs = score_each(&base.net, val, VAL_PATCH, device, pde).each;
     let p = paired(&named(mine), &named(&theirs))
         .with_context(|| format!("cannot pair with the baseline {name}"))?;
     tracing::info!("{}", p.describe("exported", &name));

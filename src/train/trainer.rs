@@ -59,26 +59,37 @@ pub fn score(
     device: &Device,
     pde: PdeRun,
 ) -> Scores {
-    Scores::mean(&score_each(model, pairs, patch, device, pde))
+    Scores::mean(&score_each(model, pairs, patch, device, pde).each)
 }
 
-/// Per-pair scores, in the order of `pairs` (what a paired comparison needs).
+/// Per-pair scores and what the PDE layers' CFL guard did on those pairs.
+#[derive(Clone, Debug, Default)]
+pub struct Scored {
+    /// In the order of the pairs (what a paired comparison needs).
+    pub each: Vec<Scores>,
+    /// Fraction of PDE velocity elements the CFL guard clamped; `None` without PDE layers.
+    pub pde_clamp_fraction: Option<f64>,
+}
+
+/// Per-pair scores, in the order of `pairs`.
 pub fn score_each(
     model: &dyn Restore,
     pairs: &[Sample],
     patch: usize,
     device: &Device,
     pde: PdeRun,
-) -> Vec<Scores> {
+) -> Scored {
     let mut each = Vec::with_capacity(pairs.len());
+    let mut clamp: Option<(f64, u64)> = None;
     for chunk in pairs.chunks(4) {
         let (blur, _) = to_tensors(chunk, patch, device);
-        let out: Vec<f32> = model
-            .restore(blur, pde)
-            .0
-            .into_data()
-            .try_to_vec()
-            .unwrap_or_default();
+        let (restored, stats) = model.restore(blur, pde);
+        if let Some(st) = stats {
+            let (clamped, elements) = clamp.get_or_insert((0.0, 0));
+            *clamped += f64::from(st.clamped.into_scalar::<f32>());
+            *elements += st.elements;
+        }
+        let out: Vec<f32> = restored.into_data().try_to_vec().unwrap_or_default();
         let len = 3 * patch * patch;
         for (k, pair) in chunk.iter().enumerate() {
             let Some(o) = out.get(k * len..(k + 1) * len) else {
@@ -99,7 +110,10 @@ pub fn score_each(
             pairs.len()
         );
     }
-    each
+    Scored {
+        each,
+        pde_clamp_fraction: clamp.map(|(c, e)| c / e.max(1) as f64),
+    }
 }
 
 impl Scores {
