@@ -111,6 +111,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
                 let arch = match &cfg.net {
                     crate::nets::model::NetConfig::DhNet(_) => "DHNet",
                     crate::nets::model::NetConfig::NafNet(c) if c.fke.is_some() => "DeepRFT (FKE)",
+                    crate::nets::model::NetConfig::NafNet(c) if c.pde.is_some() => {
+                        "NAFNet + PDE layer"
+                    }
                     crate::nets::model::NetConfig::NafNet(_) => "NAFNet",
                 };
                 format!(

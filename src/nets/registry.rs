@@ -99,6 +99,8 @@ pub fn list_models(dir: &Path) -> Vec<ModelEntry> {
                 Err(e) => tracing::warn!("skipping model card: {e}"),
             }
         }
+        // By name, not file name: `nafnet-s` before `nafnet-s-pde` (`-` sorts before `.`).
+        entries.sort_by(|a, b| a.name.cmp(&b.name));
     }
     for name in BUILTIN_NAMES {
         if entries.iter().any(|e| e.name == name) {
@@ -306,6 +308,28 @@ mod tests {
             .err()
             .expect("refused");
         assert!(err.to_string().contains("describes a `dhnet`"), "{err}");
+    }
+
+    /// Cards list by model name, whatever their file names: `nafnet-s.toml` would sort after
+    /// `nafnet-s-pde.toml` by path.
+    #[test]
+    fn cards_list_by_model_name() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (file, name) in [
+            ("a.toml", "zeta"),
+            ("nafnet-s-pde.toml", "nafnet-s-pde"),
+            ("nafnet-s.toml", "nafnet-s"),
+        ] {
+            let mut card = card_for(tiny_dhnet(), "dhnet");
+            card.model.name = name.into();
+            card.write(&dir.path().join(file)).expect("card");
+        }
+        let names: Vec<String> = list_models(dir.path())
+            .into_iter()
+            .filter(|e| e.card_path.is_some())
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["nafnet-s", "nafnet-s-pde", "zeta"]);
     }
 
     #[test]
