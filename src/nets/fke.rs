@@ -8,7 +8,7 @@
 //! (training, and any device), rustfft on the host (the CPU inference path), and the
 //! project's WGSL FFT on burn's own wgpu buffers (GPU inference, no host round trip).
 
-use burn::module::Module;
+use burn::module::{Module, Param};
 use burn::nn::conv::Conv2d;
 use burn::signal::{cfft, irfft, rfft};
 use burn::tensor::{Device, Tensor, TensorData};
@@ -235,7 +235,13 @@ impl Fke {
         }
         let fuse = Tensor::<4>::from_data(TensorData::new(w, [c, c2, 1, 1]), &device);
         self.fuse.weight = self.fuse.weight.map(|_| fuse);
-        self.pattern = ending.clone();
+        // Fresh parameter ids: a clone keeps `ending`'s, and burn's optimiser keys gradients and
+        // moments by id, so the two convolutions would be trained as one, each moved by the
+        // other's gradient (session 11: deeprft-s lost 1.3 dB in 1,000 iterations that way).
+        let mut pattern = ending.clone();
+        pattern.weight = Param::from_tensor(ending.weight.val());
+        pattern.bias = ending.bias.as_ref().map(|b| Param::from_tensor(b.val()));
+        self.pattern = pattern;
         self
     }
 

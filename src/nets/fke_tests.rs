@@ -215,6 +215,11 @@ fn warm_started_fke_reproduces_the_backbone_ending() {
     let expected = ending.forward(f) + b;
     let err = max_abs(&host(out), &host(expected));
     assert!(err <= 1e-5, "{err}");
+    // Its own parameters, not `ending`'s: the optimiser keys gradients and moments by id.
+    assert_ne!(fke.pattern.weight.id, ending.weight.id);
+    let bias_ids = |c: &burn::nn::conv::Conv2d| c.bias.as_ref().map(|b| b.id);
+    assert!(bias_ids(&ending).is_some());
+    assert_ne!(bias_ids(&fke.pattern), bias_ids(&ending));
 }
 
 #[test]
