@@ -234,7 +234,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(init) = &cfg.init_from {
         card.training
-            .insert("init_from".into(), Value::Table(init_table(init)?));
+            .insert("init_from".into(), Value::Table(init_table(init)));
     }
     let card_path = args.out.join(format!("{}.toml", cfg.name));
     card.write(&card_path)?;
@@ -244,14 +244,18 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
 
 /// `[training.init_from]` of a run that started from released weights (a fine-tune or a warm
 /// start): the file, its hash now, and the model and iterations of its card when the card
-/// describes that very file, so that the card tells the whole training history.
-fn init_table(init: &Path) -> anyhow::Result<Table> {
-    let sha =
-        sha256_file(init).with_context(|| format!("the run's init_from {}", init.display()))?;
-    let mut t = table(vec![
-        ("weights", Value::String(init.display().to_string())),
-        ("sha256", Value::String(sha.clone())),
-    ]);
+/// describes that very file, so that the card tells the whole training history. A file gone
+/// since the run started is recorded by path only (the export still goes ahead).
+fn init_table(init: &Path) -> Table {
+    let mut t = table(vec![("weights", Value::String(init.display().to_string()))]);
+    let sha = match sha256_file(init) {
+        Ok(sha) => sha,
+        Err(e) => {
+            tracing::warn!("the card records init_from by path only: {e}");
+            return t;
+        }
+    };
+    t.insert("sha256".into(), Value::String(sha.clone()));
     let card = ModelCard::read(&init.with_extension("toml")).ok();
     if let Some(card) = card.filter(|c| c.model.weights_sha256 == sha) {
         t.insert("model".into(), Value::String(card.model.name));
@@ -259,7 +263,7 @@ fn init_table(init: &Path) -> anyhow::Result<Table> {
             t.insert("iterations".into(), iters.clone());
         }
     }
-    Ok(t)
+    t
 }
 
 fn named(each: &[Scores]) -> Vec<Score> {
