@@ -170,4 +170,37 @@ fn export_scores_the_card_and_pairs_it_with_a_baseline() {
         .as_float()
         .expect("pde_cfl_clamp_fraction");
     assert!(fraction > 0.9 && fraction <= 1.0, "clamped {fraction}");
+
+    // A DeepRFT's card scores its backbone's own estimate on the same pairs: what the FKE
+    // adds. Trained from scratch for two steps the FKE is far from a pass-through, so the
+    // two differ pair by pair; a NAFNet has no such table.
+    assert!(first_card.evaluation.get("fke_contribution").is_none());
+    let rft = write_recipe(
+        dir.path(),
+        "tiny-rft",
+        "architecture = \"deeprft\"",
+        "\n[net.fke]\nkernel_blocks = 1\nfft_size = 32\n",
+    );
+    let rft = rft.to_str().expect("utf-8 path");
+    ok(&deblur(&["train", rft]));
+    let fifth = dir.path().join("fifth");
+    ok(&deblur(&["export", rft, "--out", fifth.to_str().unwrap()]));
+    let card = ModelCard::read(&fifth.join("tiny-rft.toml")).expect("card");
+    let fke = card.evaluation["fke_contribution"]
+        .as_table()
+        .expect("[evaluation.fke_contribution]");
+    assert_eq!(fke["model"].as_str(), Some("tiny-rft backbone estimate"));
+    let counts: Vec<i64> = ["better", "worse", "ties"]
+        .iter()
+        .map(|k| fke[*k].as_integer().expect("count"))
+        .collect();
+    assert_eq!(counts.iter().sum::<i64>(), 200);
+    assert!(counts[2] < 200, "FKE output identical to the backbone's");
+    let own = card.evaluation["psnr"].as_float().expect("psnr");
+    let backbone = fke["psnr"].as_float().expect("backbone psnr");
+    let delta = fke["paired_delta_psnr"].as_float().expect("delta");
+    assert!(
+        (own - backbone - delta).abs() < 2e-3,
+        "mean of the differences {delta} vs difference of the means {own} - {backbone}"
+    );
 }

@@ -55,4 +55,14 @@ fn the_window_opens_and_shows_the_photo() {
     let distinct = levels.iter().filter(|&&b| b).count();
     assert!(distinct > 64, "only {distinct} grey levels: blank window?");
     assert!(hi - lo > 100, "contrast {lo}..{hi}: blank window?");
+
+    // Around the photo is the viewer's background, which nothing paints: eframe clears the
+    // window to it (`App::clear_color`), so it is the most common colour of the window.
+    let mut counts = std::collections::HashMap::new();
+    for p in img.pixels() {
+        *counts.entry(p.0).or_insert(0usize) += 1;
+    }
+    let commonest = counts.into_iter().max_by_key(|&(_, n)| n).map(|(c, _)| c);
+    let bg = deblur::app::theme::VIEWER_BACKGROUND;
+    assert_eq!(commonest, Some([bg.r(), bg.g(), bg.b()]));
 }

@@ -207,7 +207,6 @@ pub fn show(ui: &mut egui::Ui, input: &ViewerInput, vp: &mut Viewport, split: &m
     for (i, pane) in pane_rects.iter().enumerate() {
         let t = vp.transform(*pane, ppp);
         let painter = ui.painter_at(*pane);
-        painter.rect_filled(*pane, 0.0, ui.visuals().extreme_bg_color);
         if let Some(p) = responses[i].hover_pos() {
             hovered = Some(t.to_image(p));
         }

@@ -9,7 +9,7 @@ use clap::Args;
 use toml::{Table, Value};
 
 use crate::nets::card::{InferenceSection, ModelCard, ModelSection};
-use crate::nets::model::Net;
+use crate::nets::model::{BackboneEstimate, Net};
 use crate::nets::registry::{load_model, LoadedModel};
 use crate::nets::weights::sha256_file;
 use crate::train::checkpoint::load_latest_model;
@@ -71,6 +71,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     let scored = score_each(&shipped, &val, VAL_PATCH, &device, pde);
     let each = scored.each;
     let s = Scores::mean(&each);
+    let fke = fke_contribution(&shipped, &each, &val, &device, pde)?;
     let baseline = match &baseline_model {
         Some(base) => Some(compare_with(base, &each, &val, &device)?),
         None => None,
@@ -213,6 +214,13 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             Value::Table(baseline_table(&name, &base, &p)),
         );
     }
+    if let Some((base, p)) = fke {
+        let name = format!("{} backbone estimate", cfg.name);
+        card.evaluation.insert(
+            "fke_contribution".into(),
+            Value::Table(baseline_table(&name, &base, &p)),
+        );
+    }
     if !cfg.pde_schedule.is_empty() {
         let stages = cfg
             .pde_schedule
@@ -291,6 +299,28 @@ fn compare_with(
         .with_context(|| format!("cannot pair with the baseline {name}"))?;
     tracing::info!("{}", p.describe("exported", &name));
     Ok((name, Scores::mean(&theirs), p))
+}
+
+/// For a `deeprft-*` model, `[evaluation.fke_contribution]`: the backbone's own estimate on
+/// the same weights scored on the same pairs, so the card tells what the FKE adds without a
+/// second training run (the warm start makes the two equal at step 0).
+fn fke_contribution(
+    net: &Net,
+    mine: &[Scores],
+    val: &[crate::train::synth::Sample],
+    device: &Device,
+    pde: crate::nets::nafnet::PdeRun,
+) -> anyhow::Result<Option<(Scores, Paired)>> {
+    let Net::NafNet(naf) = net else {
+        return Ok(None);
+    };
+    if naf.fke.is_none() {
+        return Ok(None);
+    }
+    let theirs = score_each(&BackboneEstimate(naf), val, VAL_PATCH, device, pde).each;
+    let p = paired(&named(mine), &named(&theirs)).context("cannot pair with the backbone")?;
+    tracing::info!("{}", p.describe("FKE output", "backbone estimate"));
+    Ok(Some((Scores::mean(&theirs), p)))
 }
 
 /// `[evaluation.baseline]` of models.md §13, with the paired statistics beside the means.

@@ -307,6 +307,18 @@ impl Restore for NafNet {
     }
 }
 
+/// The backbone's own estimate inside a `deeprft-*` model (`ending(F) + B`, the auxiliary
+/// training output), for measuring what the FKE adds on the very same weights. A model
+/// without an FKE restores as usual.
+pub struct BackboneEstimate<'a>(pub &'a NafNet);
+
+impl Restore for BackboneEstimate<'_> {
+    fn restore(&self, x: Tensor<4>, pde: PdeRun) -> (Tensor<4>, Option<PdeStats>) {
+        let (out, stats) = self.0.forward_all(x, pde, true);
+        (out.aux.unwrap_or(out.image), stats)
+    }
+}
+
 impl Restore for DhNet {
     fn restore(&self, x: Tensor<4>, _pde: PdeRun) -> (Tensor<4>, Option<PdeStats>) {
         (self.forward(x), None)
@@ -340,6 +352,40 @@ mod tests {
         let bad = text.replace("routers", "routerz");
         let err = toml::from_str::<NetConfig>(&bad).expect_err("typo");
         assert!(err.to_string().contains("routerz"), "{err}");
+    }
+
+    #[test]
+    fn backbone_estimate_is_the_network_without_its_fke() {
+        let device = Device::flex();
+        let cfg = NafNetConfig {
+            fke: Some(super::super::fke::FkeConfig {
+                kernel_blocks: 1,
+                fft_size: 16,
+            }),
+            ..NafNetConfig::tiny(4)
+        };
+        // Freshly initialised (not warm-started), the FKE changes the image.
+        let rft = cfg.init(&device);
+        let plain = NafNet {
+            fke: None,
+            ..rft.clone()
+        };
+        let x = Tensor::<4>::random(
+            [1, 3, 16, 16],
+            burn::tensor::Distribution::Uniform(0.0, 1.0),
+            &device,
+        );
+        let run = PdeRun::default();
+        let backbone = BackboneEstimate(&rft).restore(x.clone(), run).0;
+        let without = plain.restore(x.clone(), run).0;
+        let with = rft.restore(x, run).0;
+        let same = (backbone.clone() - without)
+            .abs()
+            .max()
+            .into_scalar::<f32>();
+        assert!(same < 1e-6, "backbone estimate differs by {same}");
+        let fke = (backbone - with).abs().max().into_scalar::<f32>();
+        assert!(fke > 1e-4, "the FKE output equals the backbone's ({fke})");
     }
 
     #[test]
