@@ -63,6 +63,15 @@ out_dir = "{out}"
     path
 }
 
+/// Trains `recipe` (named `name`), exports it (f16) into `out` and reads the card back.
+fn train_and_export(recipe: &std::path::Path, out: &std::path::Path, name: &str) -> ModelCard {
+    let recipe = recipe.to_str().expect("utf-8 path");
+    ok(&deblur(&["train", recipe]));
+    let out_arg = out.to_str().expect("utf-8 path");
+    ok(&deblur(&["export", recipe, "--out", out_arg]));
+    ModelCard::read(&out.join(format!("{name}.toml"))).expect("card")
+}
+
 #[test]
 fn export_scores_the_card_and_pairs_it_with_a_baseline() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -142,11 +151,7 @@ fn export_scores_the_card_and_pairs_it_with_a_baseline() {
     );
     let tail = "\n[net.pde]\nn_layers = 1\ncfl_limit = 1e-12\ncoef_scale_init = 0.01\n";
     let ft = write_recipe(dir.path(), "tiny-pde", &top, tail);
-    let ft = ft.to_str().expect("utf-8 path");
-    ok(&deblur(&["train", ft]));
-    let fourth = dir.path().join("fourth");
-    ok(&deblur(&["export", ft, "--out", fourth.to_str().unwrap()]));
-    let card = ModelCard::read(&fourth.join("tiny-pde.toml")).expect("card");
+    let card = train_and_export(&ft, &dir.path().join("fourth"), "tiny-pde");
     let init = card.training["init_from"]
         .as_table()
         .expect("[training.init_from]");
@@ -181,11 +186,7 @@ fn export_scores_the_card_and_pairs_it_with_a_baseline() {
         "architecture = \"deeprft\"",
         "\n[net.fke]\nkernel_blocks = 1\nfft_size = 32\n",
     );
-    let rft = rft.to_str().expect("utf-8 path");
-    ok(&deblur(&["train", rft]));
-    let fifth = dir.path().join("fifth");
-    ok(&deblur(&["export", rft, "--out", fifth.to_str().unwrap()]));
-    let card = ModelCard::read(&fifth.join("tiny-rft.toml")).expect("card");
+    let card = train_and_export(&rft, &dir.path().join("fifth"), "tiny-rft");
     let fke = card.evaluation["fke_contribution"]
         .as_table()
         .expect("[evaluation.fke_contribution]");

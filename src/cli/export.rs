@@ -9,7 +9,7 @@ use clap::Args;
 use toml::{Table, Value};
 
 use crate::nets::card::{InferenceSection, ModelCard, ModelSection};
-use crate::nets::model::{BackboneEstimate, Net};
+use crate::nets::model::{BackboneEstimate, Net, Restore};
 use crate::nets::registry::{load_model, LoadedModel};
 use crate::nets::weights::sha256_file;
 use crate::train::checkpoint::load_latest_model;
@@ -294,11 +294,8 @@ fn compare_with(
 ) -> anyhow::Result<(String, Scores, Paired)> {
     let name = base.card.model.name.clone();
     let pde = base.card.inference.pde_run();
-    let theirs = score_each(&base.net, val, VAL_PATCH, device, pde).each;
-    let p = paired(&named(mine), &named(&theirs))
-        .with_context(|| format!("cannot pair with the baseline {name}"))?;
-    tracing::info!("{}", p.describe("exported", &name));
-    Ok((name, Scores::mean(&theirs), p))
+    let (theirs, p) = score_and_pair(&base.net, pde, mine, val, device, ("exported", &name))?;
+    Ok((name, theirs, p))
 }
 
 /// For a `deeprft-*` model, `[evaluation.fke_contribution]`: the backbone's own estimate on
@@ -317,10 +314,25 @@ fn fke_contribution(
     if naf.fke.is_none() {
         return Ok(None);
     }
-    let theirs = score_each(&BackboneEstimate(naf), val, VAL_PATCH, device, pde).each;
-    let p = paired(&named(mine), &named(&theirs)).context("cannot pair with the backbone")?;
-    tracing::info!("{}", p.describe("FKE output", "backbone estimate"));
-    Ok(Some((Scores::mean(&theirs), p)))
+    let labels = ("FKE output", "backbone estimate");
+    score_and_pair(&BackboneEstimate(naf), pde, mine, val, device, labels).map(Some)
+}
+
+/// Scores `other` on the validation pairs and pairs `mine` (scored on the same pairs) with
+/// it, logging the comparison under `labels` (mine, other).
+fn score_and_pair(
+    other: &dyn Restore,
+    pde: crate::nets::nafnet::PdeRun,
+    mine: &[Scores],
+    val: &[crate::train::synth::Sample],
+    device: &Device,
+    labels: (&str, &str),
+) -> anyhow::Result<(Scores, Paired)> {
+    let theirs = score_each(other, val, VAL_PATCH, device, pde).each;
+    let p = paired(&named(mine), &named(&theirs))
+        .with_context(|| format!("cannot pair {} with {}", labels.0, labels.1))?;
+    tracing::info!("{}", p.describe(labels.0, labels.1));
+    Ok((Scores::mean(&theirs), p))
 }
 
 /// `[evaluation.baseline]` of models.md §13, with the paired statistics beside the means.
