@@ -1,16 +1,24 @@
 //! `deblur bench --kernels`: the project's own kernels against the alternatives on the same
 //! device, as ratios measured side by side in one process (issue 4): the PDE layer (K = 5)
 //! through its WGSL passes vs burn's tensor ops vs the CPU reference, and the fused
-//! `irfft2(rfft2(x) ⊙ K)` through the WGSL FFT vs burn-signal vs rustfft.
+//! `irfft2(rfft2(x) ⊙ K)` through the WGSL FFT vs burn-signal vs rustfft, and a depthwise
+//! conv's and a 1×1 conv's forward + backward through burn's convolution vs
+//! [`DepthwiseConv`] and [`pointwise_forward`].
+//!
+//! [`DepthwiseConv`]: crate::nets::depthwise::DepthwiseConv
 
 use std::time::Instant;
 
 use burn::module::Param;
+use burn::nn::conv::Conv2dConfig;
+use burn::nn::PaddingConfig2d;
 use burn::tensor::{Device, Distribution, Tensor};
 
 use crate::engine::ComputeDevice;
+use crate::nets::depthwise::depthwise_forward;
 use crate::nets::kernel_path::KernelPath;
 use crate::nets::pde::{PdeConfig, PdeLayer};
+use crate::nets::pointwise::pointwise_forward;
 
 /// Median milliseconds of `run` after one warm-up; `run` must wait for its result.
 pub(super) fn median_ms(repeats: usize, mut run: impl FnMut()) -> f64 {
@@ -145,6 +153,66 @@ fn fft_rows(device: &ComputeDevice, planes: usize, n: usize, repeats: usize) {
     report(&format!("irfft2(rfft2(x)*K) {planes}x{n}x{n}"), &rows);
 }
 
+/// A depthwise `k × k` conv's forward and backward (both gradients) on `n × c × s²`, as in
+/// training: burn's grouped conv2d against [`depthwise_forward`], same weights and input.
+fn depthwise_rows(device: &ComputeDevice, [n, c, s]: [usize; 3], k: usize, repeats: usize) {
+    let d = device.device.clone().autodiff();
+    let p = k / 2;
+    let conv = Conv2dConfig::new([c, c], [k, k])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .with_groups(c)
+        .init(&d);
+    let x = Tensor::<4>::random([n, c, s, s], Distribution::Normal(0.0, 1.0), &d).require_grad();
+    let step = |y: Tensor<4>| {
+        let grads = y.sum().backward();
+        for g in [conv.weight.grad(&grads), x.grad(&grads)]
+            .into_iter()
+            .flatten()
+        {
+            wait(g);
+        }
+    };
+    let rows = [
+        (
+            "burn grouped conv2d",
+            median_ms(repeats, || step(conv.forward(x.clone()))),
+        ),
+        (
+            "DepthwiseConv",
+            median_ms(repeats, || step(depthwise_forward(&conv, x.clone()))),
+        ),
+    ];
+    report(&format!("depthwise {k}x{k} fwd+bwd {n}x{c}x{s}x{s}"), &rows);
+}
+
+/// A 1×1 conv `ci → co`'s forward and backward on `n × ci × s²`: burn's conv2d against
+/// [`pointwise_forward`] (a matrix product), same weights and input.
+fn pointwise_rows(device: &ComputeDevice, [n, ci, co, s]: [usize; 4], repeats: usize) {
+    let d = device.device.clone().autodiff();
+    let conv = crate::nets::blocks::conv1x1(ci, co, true, &d);
+    let x = Tensor::<4>::random([n, ci, s, s], Distribution::Normal(0.0, 1.0), &d).require_grad();
+    let step = |y: Tensor<4>| {
+        let grads = y.sum().backward();
+        for g in [conv.weight.grad(&grads), x.grad(&grads)]
+            .into_iter()
+            .flatten()
+        {
+            wait(g);
+        }
+    };
+    let rows = [
+        (
+            "burn conv2d",
+            median_ms(repeats, || step(conv.forward(x.clone()))),
+        ),
+        (
+            "pointwise_forward (matmul)",
+            median_ms(repeats, || step(pointwise_forward(&conv, x.clone()))),
+        ),
+    ];
+    report(&format!("1x1 conv {ci}->{co} fwd+bwd {n}x{s}x{s}"), &rows);
+}
+
 /// The kernel benchmarks on one device. `large` adds the big cases of the issue
 /// (256×256×32 PDE, 48×256² and 16×1024² FFT), which take minutes on a software adapter.
 pub fn run(device: &ComputeDevice, repeats: usize, large: bool) {
@@ -157,8 +225,17 @@ pub fn run(device: &ComputeDevice, repeats: usize, large: bool) {
         pde_rows(device, 32, 256, 256, repeats);
         fft_rows(device, 48, 256, repeats);
         fft_rows(device, 16, 1024, repeats);
+        depthwise_rows(device, [8, 32, 256], 3, repeats);
+        depthwise_rows(device, [8, 32, 256], 9, repeats);
+        pointwise_rows(device, [8, 32, 64, 256], repeats);
+        pointwise_rows(device, [8, 64, 32, 256], repeats);
     } else {
         pde_rows(device, 32, 64, 64, repeats);
         fft_rows(device, 8, 256, repeats);
+        // One shard of a training batch (4 crops of 128²) at the first level of a width-16 net.
+        depthwise_rows(device, [4, 16, 128], 3, repeats);
+        depthwise_rows(device, [4, 16, 128], 9, repeats);
+        pointwise_rows(device, [4, 16, 32, 128], repeats);
+        pointwise_rows(device, [4, 32, 16, 128], repeats);
     }
 }

@@ -8,6 +8,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::tensor::{Device, Tensor};
 
+use super::depthwise::depthwise_forward;
+use super::pointwise::pointwise_forward;
+
 /// Epsilon of the official LayerNorm2d.
 const LN_EPS: f64 = 1e-6;
 
@@ -52,7 +55,7 @@ pub fn global_avg_pool(x: Tensor<4>) -> Tensor<4> {
 
 /// Simplified channel attention: `x ⊙ conv1x1(GAP(x))`, no sigmoid (§3.1).
 pub fn sca(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
-    let weights = conv.forward(global_avg_pool(x.clone()));
+    let weights = pointwise_forward(conv, global_avg_pool(x.clone()));
     x * weights
 }
 
@@ -110,12 +113,12 @@ impl NafBlock {
     }
 
     pub fn forward(&self, inp: Tensor<4>) -> Tensor<4> {
-        let t = self.conv1.forward(self.norm1.forward(inp.clone()));
-        let t = simple_gate(self.conv2.forward(t));
-        let t = self.conv3.forward(sca(&self.sca, t));
+        let t = pointwise_forward(&self.conv1, self.norm1.forward(inp.clone()));
+        let t = simple_gate(depthwise_forward(&self.conv2, t));
+        let t = pointwise_forward(&self.conv3, sca(&self.sca, t));
         let y = inp + t * self.beta.val();
-        let t = self.conv4.forward(self.norm2.forward(y.clone()));
-        let t = self.conv5.forward(simple_gate(t));
+        let t = pointwise_forward(&self.conv4, self.norm2.forward(y.clone()));
+        let t = pointwise_forward(&self.conv5, simple_gate(t));
         y + t * self.gamma.val()
     }
 }

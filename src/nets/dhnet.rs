@@ -29,7 +29,9 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{channel_param, conv1x1, conv3x3, sca, simple_gate, LayerNorm2d};
+use super::depthwise::depthwise_forward;
 use super::nafnet::pixel_shuffle2;
+use super::pointwise::pointwise_forward;
 
 /// Expert kernel sizes of the spec (E = 5, growing receptive field).
 pub const EXPERT_KERNELS: [usize; 5] = [1, 3, 5, 7, 9];
@@ -249,9 +251,9 @@ impl Volterra {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let mut y = self.lin.forward(x.clone());
+        let mut y = depthwise_forward(&self.lin, x.clone());
         for (a, b) in self.a.iter().zip(&self.b) {
-            y = y + a.forward(x.clone()) * b.forward(x.clone());
+            y = y + depthwise_forward(a, x.clone()) * depthwise_forward(b, x.clone());
         }
         y
     }
@@ -290,13 +292,17 @@ impl VBlock {
     }
 
     pub fn forward(&self, inp: Tensor<4>) -> Tensor<4> {
-        let t = self.conv1.forward(self.norm1.forward(inp.clone()));
+        let t = pointwise_forward(&self.conv1, self.norm1.forward(inp.clone()));
         let t = self.volterra.forward(t);
-        let t = self.conv3.forward(sca(&self.sca, t));
+        let t = pointwise_forward(&self.conv3, sca(&self.sca, t));
         let y = inp + t * self.beta.val();
-        let t = self.conv5.forward(simple_gate(
-            self.conv4.forward(self.norm2.forward(y.clone())),
-        ));
+        let t = pointwise_forward(
+            &self.conv5,
+            simple_gate(pointwise_forward(
+                &self.conv4,
+                self.norm2.forward(y.clone()),
+            )),
+        );
         y + t * self.gamma.val()
     }
 }
@@ -320,7 +326,7 @@ impl Expert {
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.pw.forward(self.dw.forward(x))
+        pointwise_forward(&self.pw, depthwise_forward(&self.dw, x))
     }
 }
 
@@ -358,7 +364,7 @@ impl Ddre {
         let routers: Vec<Tensor<4>> = self
             .routers
             .iter()
-            .map(|r| softmax(r.forward(z.clone()), 1))
+            .map(|r| softmax(pointwise_forward(r, z.clone()), 1))
             .collect();
         let n = routers.len().max(1) as f64;
         let weights = routers
@@ -568,7 +574,7 @@ impl DhNet {
             .zip(skips.into_iter().rev())
             .enumerate()
         {
-            x = pixel_shuffle2(up.forward(x)) + skip;
+            x = pixel_shuffle2(pointwise_forward(up, x)) + skip;
             let x_in = x.clone();
             for b in blocks {
                 x = b.forward(x);

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::blocks::{conv1x1, conv3x3, naf_block_params, LayerNorm2d, NafBlock};
 pub use super::kernel_path::KernelPath;
+use super::pointwise::pointwise_forward;
 
 /// The FKE's hyper-parameters (the `[config.fke]` table of a `deeprft-*` card).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -249,20 +250,20 @@ impl Fke {
     /// `B` have power-of-two sizes.
     pub fn forward(&self, f: Tensor<4>, b: Tensor<4>) -> FkeOutput {
         let c = f.dims()[1];
-        let a = self.proj_k.forward(f.clone());
-        let x = self.proj_x.forward(f.clone());
+        let a = pointwise_forward(&self.proj_k, f.clone());
+        let x = pointwise_forward(&self.proj_x, f.clone());
         let (ar, ai) = self.path.rfft2(a);
-        let mut r = self.spec_in.forward(Tensor::cat(vec![ar, ai], 1));
+        let mut r = pointwise_forward(&self.spec_in, Tensor::cat(vec![ar, ai], 1));
         for block in &self.kernel_net {
             r = block.forward(r);
         }
-        let o = self.otf.forward(self.otf_norm.forward(r));
+        let o = pointwise_forward(&self.otf, self.otf_norm.forward(r));
         let otf_re = o.clone().narrow(1, 0, c);
         let otf_im = o.narrow(1, c, c);
         let fd = self
             .path
             .spectral_multiply(x, otf_re.clone(), otf_im.clone());
-        let fk = self.fuse.forward(Tensor::cat(vec![fd, f], 1));
+        let fk = pointwise_forward(&self.fuse, Tensor::cat(vec![fd, f], 1));
         FkeOutput {
             image: self.pattern.forward(fk) + b,
             otf_re,

@@ -2,12 +2,14 @@
 
 pub mod blocks;
 pub mod card;
+pub mod depthwise;
 pub mod dhnet;
 pub mod fke;
 pub mod kernel_path;
 pub mod model;
 pub mod nafnet;
 pub mod pde;
+pub mod pointwise;
 pub mod registry;
 pub mod weights;
 

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::blocks::{conv1x1, conv3x3, NafBlock};
 use super::fke::{fft_len, Fke, FkeConfig, KernelPath};
 use super::pde::{PdeConfig, PdeLayer, PdeStats};
+use super::pointwise::pointwise_forward;
 
 /// Architecture hyper-parameters of a NAFNet (the `[config]` table of a model card).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -271,7 +272,7 @@ impl NafNet {
             .zip(&self.decoders)
             .zip(skips.into_iter().rev())
         {
-            x = pixel_shuffle2(up.forward(x)) + skip;
+            x = pixel_shuffle2(pointwise_forward(up, x)) + skip;
             for b in blocks {
                 x = b.forward(x);
             }
