@@ -2,10 +2,11 @@
 //! device, as ratios measured side by side in one process (issue 4): the PDE layer (K = 5)
 //! through its WGSL passes vs burn's tensor ops vs the CPU reference, and the fused
 //! `irfft2(rfft2(x) ⊙ K)` through the WGSL FFT vs burn-signal vs rustfft, and a depthwise
-//! conv's and a 1×1 conv's forward + backward through burn's convolution vs
-//! [`DepthwiseConv`] and [`pointwise_forward`].
+//! conv's, a 1×1 conv's and a dense 3×3 conv's forward + backward through burn's convolution
+//! vs [`DepthwiseConv`], [`pointwise_forward`] and [`SameConv`].
 //!
 //! [`DepthwiseConv`]: crate::nets::depthwise::DepthwiseConv
+//! [`SameConv`]: crate::nets::same_conv::SameConv
 
 use std::time::Instant;
 
@@ -19,6 +20,7 @@ use crate::nets::depthwise::depthwise_forward;
 use crate::nets::kernel_path::KernelPath;
 use crate::nets::pde::{PdeConfig, PdeLayer};
 use crate::nets::pointwise::pointwise_forward;
+use crate::nets::same_conv::same_conv_forward;
 
 /// Median milliseconds of `run` after one warm-up; `run` must wait for its result.
 pub(super) fn median_ms(repeats: usize, mut run: impl FnMut()) -> f64 {
@@ -213,6 +215,34 @@ fn pointwise_rows(device: &ComputeDevice, [n, ci, co, s]: [usize; 4], repeats: u
     report(&format!("1x1 conv {ci}->{co} fwd+bwd {n}x{s}x{s}"), &rows);
 }
 
+/// A dense 3×3 "same" conv `ci → co`'s forward and backward on `n × ci × s²`: burn's conv2d
+/// against [`same_conv_forward`], same weights and input.
+fn same_conv_rows(device: &ComputeDevice, [n, ci, co, s]: [usize; 4], repeats: usize) {
+    let d = device.device.clone().autodiff();
+    let conv = crate::nets::blocks::conv3x3(ci, co, 1, &d);
+    let x = Tensor::<4>::random([n, ci, s, s], Distribution::Normal(0.0, 1.0), &d).require_grad();
+    let step = |y: Tensor<4>| {
+        let grads = y.sum().backward();
+        for g in [conv.weight.grad(&grads), x.grad(&grads)]
+            .into_iter()
+            .flatten()
+        {
+            wait(g);
+        }
+    };
+    let rows = [
+        (
+            "burn conv2d",
+            median_ms(repeats, || step(conv.forward(x.clone()))),
+        ),
+        (
+            "SameConv",
+            median_ms(repeats, || step(same_conv_forward(&conv, x.clone()))),
+        ),
+    ];
+    report(&format!("3x3 conv {ci}->{co} fwd+bwd {n}x{s}x{s}"), &rows);
+}
+
 /// The kernel benchmarks on one device. `large` adds the big cases of the issue
 /// (256×256×32 PDE, 48×256² and 16×1024² FFT), which take minutes on a software adapter.
 pub fn run(device: &ComputeDevice, repeats: usize, large: bool) {
@@ -229,6 +259,7 @@ pub fn run(device: &ComputeDevice, repeats: usize, large: bool) {
         depthwise_rows(device, [8, 32, 256], 9, repeats);
         pointwise_rows(device, [8, 32, 64, 256], repeats);
         pointwise_rows(device, [8, 64, 32, 256], repeats);
+        same_conv_rows(device, [8, 32, 32, 256], repeats);
     } else {
         pde_rows(device, 32, 64, 64, repeats);
         fft_rows(device, 8, 256, repeats);
@@ -237,5 +268,7 @@ pub fn run(device: &ComputeDevice, repeats: usize, large: bool) {
         depthwise_rows(device, [4, 16, 128], 9, repeats);
         pointwise_rows(device, [4, 16, 32, 128], repeats);
         pointwise_rows(device, [4, 32, 16, 128], repeats);
+        same_conv_rows(device, [4, 16, 16, 128], repeats);
+        same_conv_rows(device, [4, 3, 16, 128], repeats);
     }
 }

@@ -32,6 +32,7 @@ use super::blocks::{channel_param, conv1x1, conv3x3, sca, simple_gate, LayerNorm
 use super::depthwise::depthwise_forward;
 use super::nafnet::pixel_shuffle2;
 use super::pointwise::pointwise_forward;
+use super::same_conv::same_conv_forward;
 
 /// Expert kernel sizes of the spec (E = 5, growing receptive field).
 pub const EXPERT_KERNELS: [usize; 5] = [1, 3, 5, 7, 9];
@@ -360,7 +361,7 @@ impl Ddre {
 
     /// Router weights for `x` (the VBlocks' output) and `x_in` (the DHBlock's input).
     pub fn route(&self, x: Tensor<4>, x_in: Tensor<4>) -> DdreRoutes {
-        let z = Tensor::cat(vec![x, self.prior.forward(x_in)], 1);
+        let z = Tensor::cat(vec![x, same_conv_forward(&self.prior, x_in)], 1);
         let routers: Vec<Tensor<4>> = self
             .routers
             .iter()
@@ -544,7 +545,7 @@ impl DhNet {
             }
         };
 
-        let mut x = self.intro.forward(padded.clone());
+        let mut x = same_conv_forward(&self.intro, padded.clone());
         let mut skips = Vec::with_capacity(self.levels());
         for (level, ((blocks, ddre), down)) in self
             .encoders
@@ -583,7 +584,7 @@ impl DhNet {
             keep(levels - 1 - i, Side::Decoder, routes);
             x = y;
         }
-        let out = self.ending.forward(x) + padded;
+        let out = same_conv_forward(&self.ending, x) + padded;
         let out = if ph + pw > 0 {
             let n = out.dims()[0];
             out.slice([0..n, 0..3, 0..h, 0..w])

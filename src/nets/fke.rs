@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::blocks::{conv1x1, conv3x3, naf_block_params, LayerNorm2d, NafBlock};
 pub use super::kernel_path::KernelPath;
 use super::pointwise::pointwise_forward;
+use super::same_conv::same_conv_forward;
 
 /// The FKE's hyper-parameters (the `[config.fke]` table of a `deeprft-*` card).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -265,7 +266,7 @@ impl Fke {
             .spectral_multiply(x, otf_re.clone(), otf_im.clone());
         let fk = pointwise_forward(&self.fuse, Tensor::cat(vec![fd, f], 1));
         FkeOutput {
-            image: self.pattern.forward(fk) + b,
+            image: same_conv_forward(&self.pattern, fk) + b,
             otf_re,
             otf_im,
         }

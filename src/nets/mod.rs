@@ -11,6 +11,7 @@ pub mod nafnet;
 pub mod pde;
 pub mod pointwise;
 pub mod registry;
+pub mod same_conv;
 pub mod weights;
 
 use std::path::{Path, PathBuf};

@@ -10,6 +10,7 @@ use super::blocks::{conv1x1, conv3x3, NafBlock};
 use super::fke::{fft_len, Fke, FkeConfig, KernelPath};
 use super::pde::{PdeConfig, PdeLayer, PdeStats};
 use super::pointwise::pointwise_forward;
+use super::same_conv::same_conv_forward;
 
 /// Architecture hyper-parameters of a NAFNet (the `[config]` table of a model card).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -253,7 +254,7 @@ impl NafNet {
             inp
         };
 
-        let mut x = self.intro.forward(padded.clone());
+        let mut x = same_conv_forward(&self.intro, padded.clone());
         let mut skips = Vec::with_capacity(self.levels());
         for (blocks, down) in self.encoders.iter().zip(&self.downs) {
             for b in blocks {
@@ -287,12 +288,13 @@ impl NafNet {
         };
         match &self.fke {
             None => NafOutputs {
-                image: crop(self.ending.forward(x) + padded),
+                image: crop(same_conv_forward(&self.ending, x) + padded),
                 aux: None,
                 otf: None,
             },
             Some(fke) => {
-                let aux = want_aux.then(|| crop(self.ending.forward(x.clone()) + padded.clone()));
+                let aux = want_aux
+                    .then(|| crop(same_conv_forward(&self.ending, x.clone()) + padded.clone()));
                 let out = fke.forward(x, padded);
                 NafOutputs {
                     image: crop(out.image),
