@@ -11,7 +11,7 @@
 use std::time::Instant;
 
 use burn::module::Param;
-use burn::nn::conv::Conv2dConfig;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::PaddingConfig2d;
 use burn::tensor::{Device, Distribution, Tensor};
 
@@ -155,92 +155,76 @@ fn fft_rows(device: &ComputeDevice, planes: usize, n: usize, repeats: usize) {
     report(&format!("irfft2(rfft2(x)*K) {planes}x{n}x{n}"), &rows);
 }
 
-/// A depthwise `k × k` conv's forward and backward (both gradients) on `n × c × s²`, as in
-/// training: burn's grouped conv2d against [`depthwise_forward`], same weights and input.
-fn depthwise_rows(device: &ComputeDevice, [n, c, s]: [usize; 3], k: usize, repeats: usize) {
+/// Median forward + backward (both gradients) of `conv` on `x` (an autodiff device), through
+/// burn's own conv and through `ours`, as two report rows under `what`.
+fn conv_path_rows(
+    what: &str,
+    conv: &Conv2d,
+    x: Tensor<4>,
+    ours: (&str, fn(&Conv2d, Tensor<4>) -> Tensor<4>),
+    repeats: usize,
+) {
+    let x = x.require_grad();
+    let step = |y: Tensor<4>| {
+        let grads = y.sum().backward();
+        for g in [conv.weight.grad(&grads), x.grad(&grads)]
+            .into_iter()
+            .flatten()
+        {
+            wait(g);
+        }
+    };
+    let rows = [
+        (
+            "burn conv2d",
+            median_ms(repeats, || step(conv.forward(x.clone()))),
+        ),
+        (ours.0, median_ms(repeats, || step(ours.1(conv, x.clone())))),
+    ];
+    report(what, &rows);
+}
+
+/// A normal input of `dims` on the autodiff version of `device`.
+fn input(device: &ComputeDevice, dims: [usize; 4]) -> Tensor<4> {
     let d = device.device.clone().autodiff();
+    Tensor::random(dims, Distribution::Normal(0.0, 1.0), &d)
+}
+
+/// A depthwise `k × k` conv on `n × c × s²`, as in training: [`depthwise_forward`].
+fn depthwise_rows(device: &ComputeDevice, [n, c, s]: [usize; 3], k: usize, repeats: usize) {
     let p = k / 2;
     let conv = Conv2dConfig::new([c, c], [k, k])
         .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
         .with_groups(c)
-        .init(&d);
-    let x = Tensor::<4>::random([n, c, s, s], Distribution::Normal(0.0, 1.0), &d).require_grad();
-    let step = |y: Tensor<4>| {
-        let grads = y.sum().backward();
-        for g in [conv.weight.grad(&grads), x.grad(&grads)]
-            .into_iter()
-            .flatten()
-        {
-            wait(g);
-        }
-    };
-    let rows = [
-        (
-            "burn grouped conv2d",
-            median_ms(repeats, || step(conv.forward(x.clone()))),
-        ),
-        (
-            "DepthwiseConv",
-            median_ms(repeats, || step(depthwise_forward(&conv, x.clone()))),
-        ),
-    ];
-    report(&format!("depthwise {k}x{k} fwd+bwd {n}x{c}x{s}x{s}"), &rows);
+        .init(&device.device.clone().autodiff());
+    let what = format!("depthwise {k}x{k} fwd+bwd {n}x{c}x{s}x{s}");
+    let ours = (
+        "DepthwiseConv",
+        depthwise_forward as fn(&Conv2d, Tensor<4>) -> Tensor<4>,
+    );
+    conv_path_rows(&what, &conv, input(device, [n, c, s, s]), ours, repeats);
 }
 
-/// A 1×1 conv `ci → co`'s forward and backward on `n × ci × s²`: burn's conv2d against
-/// [`pointwise_forward`] (a matrix product), same weights and input.
+/// A 1×1 conv `ci → co` on `n × ci × s²`: [`pointwise_forward`] (a matrix product).
 fn pointwise_rows(device: &ComputeDevice, [n, ci, co, s]: [usize; 4], repeats: usize) {
-    let d = device.device.clone().autodiff();
-    let conv = crate::nets::blocks::conv1x1(ci, co, true, &d);
-    let x = Tensor::<4>::random([n, ci, s, s], Distribution::Normal(0.0, 1.0), &d).require_grad();
-    let step = |y: Tensor<4>| {
-        let grads = y.sum().backward();
-        for g in [conv.weight.grad(&grads), x.grad(&grads)]
-            .into_iter()
-            .flatten()
-        {
-            wait(g);
-        }
-    };
-    let rows = [
-        (
-            "burn conv2d",
-            median_ms(repeats, || step(conv.forward(x.clone()))),
-        ),
-        (
-            "pointwise_forward (matmul)",
-            median_ms(repeats, || step(pointwise_forward(&conv, x.clone()))),
-        ),
-    ];
-    report(&format!("1x1 conv {ci}->{co} fwd+bwd {n}x{s}x{s}"), &rows);
+    let conv = crate::nets::blocks::conv1x1(ci, co, true, &device.device.clone().autodiff());
+    let what = format!("1x1 conv {ci}->{co} fwd+bwd {n}x{s}x{s}");
+    let ours = (
+        "pointwise_forward (matmul)",
+        pointwise_forward as fn(&Conv2d, Tensor<4>) -> Tensor<4>,
+    );
+    conv_path_rows(&what, &conv, input(device, [n, ci, s, s]), ours, repeats);
 }
 
-/// A dense 3×3 "same" conv `ci → co`'s forward and backward on `n × ci × s²`: burn's conv2d
-/// against [`same_conv_forward`], same weights and input.
+/// A dense 3×3 "same" conv `ci → co` on `n × ci × s²`: [`same_conv_forward`].
 fn same_conv_rows(device: &ComputeDevice, [n, ci, co, s]: [usize; 4], repeats: usize) {
-    let d = device.device.clone().autodiff();
-    let conv = crate::nets::blocks::conv3x3(ci, co, 1, &d);
-    let x = Tensor::<4>::random([n, ci, s, s], Distribution::Normal(0.0, 1.0), &d).require_grad();
-    let step = |y: Tensor<4>| {
-        let grads = y.sum().backward();
-        for g in [conv.weight.grad(&grads), x.grad(&grads)]
-            .into_iter()
-            .flatten()
-        {
-            wait(g);
-        }
-    };
-    let rows = [
-        (
-            "burn conv2d",
-            median_ms(repeats, || step(conv.forward(x.clone()))),
-        ),
-        (
-            "SameConv",
-            median_ms(repeats, || step(same_conv_forward(&conv, x.clone()))),
-        ),
-    ];
-    report(&format!("3x3 conv {ci}->{co} fwd+bwd {n}x{s}x{s}"), &rows);
+    let conv = crate::nets::blocks::conv3x3(ci, co, 1, &device.device.clone().autodiff());
+    let what = format!("3x3 conv {ci}->{co} fwd+bwd {n}x{s}x{s}");
+    let ours = (
+        "SameConv",
+        same_conv_forward as fn(&Conv2d, Tensor<4>) -> Tensor<4>,
+    );
+    conv_path_rows(&what, &conv, input(device, [n, ci, s, s]), ours, repeats);
 }
 
 /// The kernel benchmarks on one device. `large` adds the big cases of the issue

@@ -15,11 +15,7 @@
 //! pass is burn's conv2d on every backend, and [`depthwise_forward`] leaves undifferentiated
 //! passes (inference) to the module itself, so inference is unchanged.
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::autodiff::NodeId;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
@@ -94,51 +90,13 @@ impl DepthwiseConv for Flex {
 
 impl<B: Backend + DepthwiseConv, C: CheckpointStrategy> DepthwiseConv for Autodiff<B, C> {
     fn depthwise_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct DepthwiseBackward;
-
-        impl<B: Backend + DepthwiseConv> Backward<B, 2> for DepthwiseBackward {
-            type State = (NodeId, NodeId);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 2>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x, node_weight] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (x_state, weight_state) = ops.state;
-                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
-                let weight =
-                    checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
-                if let Some(node) = node_x {
-                    let dx = B::depthwise_conv2d_x_backward(grad.clone(), weight.clone());
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_weight {
-                    let dw = B::depthwise_conv2d_weight_backward(x, weight, grad);
-                    grads.register::<B>(node.id, dw);
-                }
-            }
-        }
-
-        match DepthwiseBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let weight_state = prep.checkpoint(&weight);
-                let y = B::depthwise_conv2d(x.into_primitive(), weight.into_primitive());
-                prep.finish((x_state, weight_state), y)
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::depthwise_conv2d(
-                x.into_primitive(),
-                weight.into_primitive(),
-            )),
-        }
+        super::conv_backward::tracked::<B, C>(
+            x,
+            weight,
+            B::depthwise_conv2d,
+            B::depthwise_conv2d_x_backward,
+            B::depthwise_conv2d_weight_backward,
+        )
     }
 }
 
@@ -209,39 +167,21 @@ pub fn depthwise_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if !(weight.is_tracked() || x.is_tracked()) {
         return conv.forward(x);
     }
-    let [c, _, _, _] = weight.dims();
     let y = Tensor::<4>::from_dispatch(<Dispatch as DepthwiseConv>::depthwise_conv2d(
         x.into_dispatch(),
         weight.into_dispatch(),
     ));
-    match &conv.bias {
-        Some(bias) => y + bias.val().reshape([1, c, 1, 1]),
-        None => y,
-    }
+    super::conv_backward::add_bias(conv, y)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nets::conv_backward::test_util::{rel_err, values};
     use burn::nn::conv::Conv2dConfig;
     use burn::nn::PaddingConfig2d;
     use burn::tensor::module::conv2d;
     use burn::tensor::{Device, Distribution};
-
-    fn values(t: Tensor<4>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().expect("f32 data")
-    }
-
-    /// Largest difference relative to the largest magnitude of `want`.
-    fn rel_err(got: &[f32], want: &[f32]) -> f32 {
-        assert_eq!(got.len(), want.len());
-        let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
-        got.iter()
-            .zip(want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max)
-            / scale
-    }
 
     fn same_depthwise(c: usize, k: usize, device: &Device) -> Conv2d {
         let p = k / 2;

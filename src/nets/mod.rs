@@ -2,6 +2,7 @@
 
 pub mod blocks;
 pub mod card;
+mod conv_backward;
 pub mod depthwise;
 pub mod dhnet;
 pub mod fke;

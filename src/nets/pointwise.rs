@@ -39,20 +39,8 @@ pub fn pointwise_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 mod tests {
     use super::*;
     use crate::nets::blocks::conv1x1;
+    use crate::nets::conv_backward::test_util::{rel_err as max_rel_diff, values};
     use burn::tensor::{Device, Distribution};
-
-    fn values(t: Tensor<4>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().expect("f32 data")
-    }
-
-    fn max_rel_diff(a: &[f32], b: &[f32]) -> f32 {
-        let scale = b.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
-        a.iter()
-            .zip(b)
-            .map(|(x, y)| (x - y).abs())
-            .fold(0.0, f32::max)
-            / scale
-    }
 
     /// Output and both gradients (input, weight, bias) equal the conv's, with and without bias.
     #[test]

@@ -12,11 +12,7 @@
 //!
 //! [`same_conv_forward`] leaves undifferentiated passes (inference) to the module itself.
 
-use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
-use burn::backend::autodiff::grads::Gradients;
-use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::autodiff::NodeId;
 use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
@@ -83,50 +79,13 @@ impl SameConv for Flex {
 
 impl<B: Backend + SameConv, C: CheckpointStrategy> SameConv for Autodiff<B, C> {
     fn same_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct SameConvBackward;
-
-        impl<B: Backend + SameConv> Backward<B, 2> for SameConvBackward {
-            type State = (NodeId, NodeId);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 2>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x, node_weight] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let (x_state, weight_state) = ops.state;
-                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
-                let weight =
-                    checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
-                if let Some(node) = node_x {
-                    let dx = B::same_conv2d_x_backward(grad.clone(), weight.clone());
-                    grads.register::<B>(node.id, dx);
-                }
-                if let Some(node) = node_weight {
-                    let dw = B::same_conv2d_weight_backward(x, weight, grad);
-                    grads.register::<B>(node.id, dw);
-                }
-            }
-        }
-
-        match SameConvBackward
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let weight_state = prep.checkpoint(&weight);
-                let y = B::same_conv2d(x.into_primitive(), weight.into_primitive());
-                prep.finish((x_state, weight_state), y)
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::same_conv2d(x.into_primitive(), weight.into_primitive()))
-            }
-        }
+        super::conv_backward::tracked::<B, C>(
+            x,
+            weight,
+            B::same_conv2d,
+            B::same_conv2d_x_backward,
+            B::same_conv2d_weight_backward,
+        )
     }
 }
 
@@ -159,7 +118,7 @@ pub fn weight_grad_by_taps(x: Tensor<4>, g: Tensor<4>, k: usize) -> Tensor<4> {
 /// weights, else as the module, as is any other conv.
 pub fn same_conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let weight = conv.weight.val();
-    let [co, ci, kh, kw] = weight.dims();
+    let [_, ci, kh, kw] = weight.dims();
     let p = kh / 2;
     let same = kh == kw
         && kh % 2 == 1
@@ -174,31 +133,15 @@ pub fn same_conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
         x.into_dispatch(),
         weight.into_dispatch(),
     ));
-    match &conv.bias {
-        Some(bias) => y + bias.val().reshape([1, co, 1, 1]),
-        None => y,
-    }
+    super::conv_backward::add_bias(conv, y)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::nets::blocks::conv3x3;
+    use crate::nets::conv_backward::test_util::{rel_err, values};
     use burn::tensor::Distribution;
-
-    fn values(t: Tensor<4>) -> Vec<f32> {
-        t.into_data().try_to_vec::<f32>().expect("f32 data")
-    }
-
-    fn rel_err(got: &[f32], want: &[f32]) -> f32 {
-        assert_eq!(got.len(), want.len());
-        let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs())).max(1e-12);
-        got.iter()
-            .zip(want)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0.0, f32::max)
-            / scale
-    }
 
     /// Output and the input, weight and bias gradients equal the module's on the flex
     /// autodiff backend, for 3×3 convs that widen and narrow the channels and an image
