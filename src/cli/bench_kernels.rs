@@ -11,12 +11,11 @@
 use std::time::Instant;
 
 use burn::module::Param;
-use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::PaddingConfig2d;
+use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Distribution, Tensor};
 
 use crate::engine::ComputeDevice;
-use crate::nets::depthwise::depthwise_forward;
+use crate::nets::depthwise::{depthwise_conv, depthwise_forward};
 use crate::nets::kernel_path::KernelPath;
 use crate::nets::pde::{PdeConfig, PdeLayer};
 use crate::nets::pointwise::pointwise_forward;
@@ -192,11 +191,7 @@ fn input(device: &ComputeDevice, dims: [usize; 4]) -> Tensor<4> {
 
 /// A depthwise `k × k` conv on `n × c × s²`, as in training: [`depthwise_forward`].
 fn depthwise_rows(device: &ComputeDevice, [n, c, s]: [usize; 3], k: usize, repeats: usize) {
-    let p = k / 2;
-    let conv = Conv2dConfig::new([c, c], [k, k])
-        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-        .with_groups(c)
-        .init(&device.device.clone().autodiff());
+    let conv = depthwise_conv(c, k, &device.device.clone().autodiff());
     let what = format!("depthwise {k}x{k} fwd+bwd {n}x{c}x{s}x{s}");
     let ours = (
         "DepthwiseConv",

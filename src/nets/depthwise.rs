@@ -20,9 +20,10 @@ use burn::backend::flex::FlexTensor;
 use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Backend, Cube, Dispatch, Flex, TensorMetadata};
-use burn::nn::conv::Conv2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::PaddingConfig2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{DType, Tensor, TensorData};
+use burn::tensor::{DType, Device, Tensor, TensorData};
 use rayon::prelude::*;
 
 /// A depthwise stride-1 "same" convolution without bias. `weight` is `[C, 1, k, k]` with odd
@@ -74,17 +75,18 @@ impl DepthwiseConv for Flex {
     ) -> FlexTensor {
         let dims = x.shape().dims::<4>();
         let [c, _, k, _] = weight.shape().dims::<4>();
-        let (xd, gd) = (x.clone().into_data(), output_grad.clone().into_data());
-        match (xd.as_slice::<f32>(), gd.as_slice::<f32>()) {
-            (Ok(xs), Ok(gs)) if weight.dtype() == DType::F32 => FlexTensor::from_data(
-                TensorData::new(weight_grad_f32(xs, gs, dims, k), [c, 1, k, k]),
-            ),
-            // Other float types keep burn's path (training runs in f32).
-            _ => {
-                let options = same_options(&weight.shape().dims::<4>());
-                Self::conv2d_weight_backward(x, weight, output_grad, options)
-            }
+        // Other float types keep burn's path (training runs in f32).
+        if [x.dtype(), weight.dtype(), output_grad.dtype()] != [DType::F32; 3] {
+            let options = same_options(&weight.shape().dims::<4>());
+            return Self::conv2d_weight_backward(x, weight, output_grad, options);
         }
+        // Consumed, not cloned: `into_data` copies only what is shared or strided.
+        let (xd, gd) = (x.into_data(), output_grad.into_data());
+        let grad = match (xd.as_slice::<f32>(), gd.as_slice::<f32>()) {
+            (Ok(xs), Ok(gs)) => weight_grad_f32(xs, gs, dims, k),
+            _ => unreachable!("f32 tensors hold f32 data"),
+        };
+        FlexTensor::from_data(TensorData::new(grad, [c, 1, k, k]))
     }
 }
 
@@ -160,7 +162,16 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + tail
 }
 
-/// `conv` (a depthwise "same" conv built by this crate) applied to `x`, bias included: through
+/// A depthwise `k × k` "same" conv with bias: the module [`depthwise_forward`] expects.
+pub fn depthwise_conv(c: usize, k: usize, device: &Device) -> Conv2d {
+    let p = k / 2;
+    Conv2dConfig::new([c, c], [k, k])
+        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
+        .with_groups(c)
+        .init(device)
+}
+
+/// `conv` (a [`depthwise_conv`]) applied to `x`, bias included: through
 /// [`DepthwiseConv`] when the autodiff graph tracks `x` or the weights, else as the module.
 pub fn depthwise_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     let weight = conv.weight.val();
@@ -178,18 +189,8 @@ pub fn depthwise_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
 mod tests {
     use super::*;
     use crate::nets::conv_backward::test_util::{rel_err, values};
-    use burn::nn::conv::Conv2dConfig;
-    use burn::nn::PaddingConfig2d;
     use burn::tensor::module::conv2d;
-    use burn::tensor::{Device, Distribution};
-
-    fn same_depthwise(c: usize, k: usize, device: &Device) -> Conv2d {
-        let p = k / 2;
-        Conv2dConfig::new([c, c], [k, k])
-            .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-            .with_groups(c)
-            .init(device)
-    }
+    use burn::tensor::Distribution;
 
     #[test]
     fn weight_grad_equals_the_defining_sum() {
@@ -282,7 +283,7 @@ mod tests {
     #[test]
     fn depthwise_forward_equals_the_module_with_its_bias() {
         let device = Device::flex();
-        let conv = same_depthwise(4, 3, &device);
+        let conv = depthwise_conv(4, 3, &device);
         let bias = conv.bias.as_ref().expect("a bias").val();
         assert!(
             bias.abs().max().into_scalar::<f32>() > 0.0,

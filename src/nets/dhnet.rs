@@ -21,7 +21,7 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
-use burn::nn::{Initializer, PaddingConfig2d};
+use burn::nn::Initializer;
 use burn::tensor::activation::softmax;
 use burn::tensor::module::interpolate;
 use burn::tensor::ops::{InterpolateMode, InterpolateOptions, PadMode};
@@ -29,7 +29,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
 use super::blocks::{channel_param, conv1x1, conv3x3, sca, simple_gate, LayerNorm2d};
-use super::depthwise::depthwise_forward;
+use super::depthwise::{depthwise_conv, depthwise_forward};
 use super::nafnet::pixel_shuffle2;
 use super::pointwise::pointwise_forward;
 use super::same_conv::same_conv_forward;
@@ -225,15 +225,6 @@ impl DhNetConfig {
     }
 }
 
-/// A depthwise `k × k` "same" conv with bias.
-fn depthwise(c: usize, k: usize, device: &Device) -> Conv2d {
-    let p = k / 2;
-    Conv2dConfig::new([c, c], [k, k])
-        .with_padding(PaddingConfig2d::Explicit(p, p, p, p))
-        .with_groups(c)
-        .init(device)
-}
-
 /// Volterra(c, Q): first-order depthwise 3×3 plus a rank-Q second-order term (§5.1).
 #[derive(Module, Debug)]
 pub struct Volterra {
@@ -245,9 +236,9 @@ pub struct Volterra {
 impl Volterra {
     pub fn new(c: usize, rank: usize, device: &Device) -> Self {
         Self {
-            lin: depthwise(c, 3, device),
-            a: (0..rank).map(|_| depthwise(c, 3, device)).collect(),
-            b: (0..rank).map(|_| depthwise(c, 3, device)).collect(),
+            lin: depthwise_conv(c, 3, device),
+            a: (0..rank).map(|_| depthwise_conv(c, 3, device)).collect(),
+            b: (0..rank).map(|_| depthwise_conv(c, 3, device)).collect(),
         }
     }
 
@@ -319,7 +310,7 @@ impl Expert {
     /// `pw` starts at zero so that a fresh DDRE is the identity.
     pub fn new(c: usize, k: usize, device: &Device) -> Self {
         Self {
-            dw: depthwise(c, k, device),
+            dw: depthwise_conv(c, k, device),
             pw: Conv2dConfig::new([c, c], [1, 1])
                 .with_initializer(Initializer::Zeros)
                 .init(device),
