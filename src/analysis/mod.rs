@@ -6,3 +6,4 @@ pub mod psf;
 mod fft2;
 mod font;
 pub mod overlay;
+mod psf_refine;

@@ -77,7 +77,8 @@ fn median(mut v: Vec<f32>) -> f32 {
 
 type Draw = fn(&mut SampleRng) -> SampledKernel;
 
-/// §8 oracle test: true sharp image as "restored", median NCC ≥ 0.9 per kernel family.
+/// §8 oracle test: true sharp image as "restored", median NCC ≥ 0.9 per kernel family with the
+/// quotient alone (§8 as written), ≥ 0.85 with the default blind refinement.
 #[test]
 fn oracle_recovers_every_kernel_family() {
     let (w, h) = (512, 512);
@@ -88,16 +89,21 @@ fn oracle_recovers_every_kernel_family() {
         ("defocus", defocus_kernel),
         ("gaussian", gaussian_kernel),
     ];
-    let opts = PsfOptions::default();
+    let opts = PsfOptions {
+        refine: false,
+        ..PsfOptions::default()
+    };
     // §8 steps 5–6 literally, without the noise floor.
     let literal = PsfOptions {
         floor_sigmas: 0.0,
-        ..PsfOptions::default()
+        ..opts.clone()
     };
+    let refined = PsfOptions::default();
     let mut rng = sample_rng(8, 0);
     for (name, draw) in families {
         let mut scores = Vec::new();
         let mut literal_scores = Vec::new();
+        let mut refined_scores = Vec::new();
         let mut scales = Vec::new();
         for _ in 0..8 {
             // §8 tests kernels up to the default window.
@@ -122,12 +128,23 @@ fn oracle_recovers_every_kernel_family() {
             for r in &est {
                 literal_scores.push(ncc(&r.kernel, r.window, &truth.taps, truth.size, 3));
             }
+            let est = estimate_kernels(&blurry, &sharp, w, h, &refined).expect("valid input");
+            for r in &est {
+                refined_scores.push(ncc(&r.kernel, r.window, &truth.taps, truth.size, 3));
+            }
         }
         let med = median(scores.clone());
         let min = scores.iter().copied().fold(f32::INFINITY, f32::min);
         let literal_med = median(literal_scores);
-        eprintln!("{name}: median NCC {med:.4} (min {min:.4}; literal §8 {literal_med:.4})");
+        let refined_med = median(refined_scores);
+        eprintln!("{name}: median NCC {med:.4} (min {min:.4}; literal §8 {literal_med:.4}; refined {refined_med:.4})");
         assert!(med >= 0.9, "{name}: median NCC {med} < 0.9");
+        // Refinement re-estimates even an exact restoration under its sparse-gradient prior,
+        // which costs a little (measured 0.96, 0.89, 0.97, 0.99 for the four families).
+        assert!(
+            refined_med >= 0.85,
+            "{name}: refined median NCC {refined_med} < 0.85"
+        );
         assert!(
             literal_med >= 0.9,
             "{name}: literal median NCC {literal_med} < 0.9"
@@ -488,16 +505,15 @@ fn small_and_odd_images_work() {
 }
 
 /// Issue 7 §4 with a real restoration: blur with a known camera-shake kernel, deblur with the
-/// shipped default model, estimate from (blurry, restored). The estimate is the blur the
-/// model undid, so it approaches the true kernel as the model gets better; with the oracle
-/// (above) it is the kernel itself.
+/// shipped default model, estimate from (blurry, restored).
 ///
-/// Measured with the finished nafnet-s (12,000 iterations; 11,165 gave the same): median NCC
-/// 0.80–0.83 for shakes of 6–14 px, 0.77 at 18 px, 0.60–0.62 at 22–26 px, 0.50 at 30 px (0.77
-/// over all; a delta scores 0.40; at 3,830 iterations it was 0.79, 0.68, 0.47–0.50 and 0.68). The issue's bar, ≥ 0.7 for shakes
-/// up to 31 px, is therefore met up to 18 px until the model undoes long blurs; asserted are
-/// what holds now: ≥ 0.7 up to 18 px and, over all lengths, ≥ 0.3 above what no restoration
-/// at all would score.
+/// The §8 quotient alone is the blur the model undid: with the finished nafnet-s it scored
+/// median NCC 0.80–0.83 for shakes of 6–14 px, 0.77 at 18 px, 0.60–0.62 at 22–26 px and 0.50
+/// at 30 px, so the issue's bar (≥ 0.7 for shakes up to 31 px) held only to 18 px. The default
+/// blind refinement (`psf_refine`) goes on from the restoration to the whole blur: measured
+/// 0.93–0.99 per length, 0.90 at 26 px (one region of four keeps the quotient, 0.63), 0.97
+/// over all (quotient alone: 0.77).
+/// Asserted: the bar for every length, and refinement above the quotient over all lengths.
 #[test]
 fn a_real_deblur_recovers_camera_shake_kernels() {
     use crate::engine::{deblur_planes, NetRunner, Planes, TileSettings};
@@ -515,9 +531,12 @@ fn a_real_deblur_recovers_camera_shake_kernels() {
     let (w, h) = (512, 512);
     let sharp = textured_image(w, h, 11);
     let mut rng = sample_rng(12, 0);
-    let mut short = Vec::new();
     let mut all = Vec::new();
-    let mut baseline = Vec::new();
+    let mut all_quotient = Vec::new();
+    let quotient = PsfOptions {
+        refine: false,
+        ..PsfOptions::default()
+    };
     for length in [6.0, 10.0, 14.0, 18.0, 22.0, 26.0, 30.0] {
         let truth = loop {
             let s = trajectory_kernel_with_length(&mut rng, length);
@@ -544,28 +563,21 @@ fn a_real_deblur_recovers_camera_shake_kernels() {
         .expect("deblur");
         let opts = PsfOptions::default();
         let est = estimate_kernels(&blurry, &restored, w, h, &opts).expect("valid input");
-        let region: Vec<f32> = est
-            .iter()
-            .map(|r| ncc(&r.kernel, r.window, &truth.taps, truth.size, 3))
-            .collect();
-        // What a delta (no restoration at all) scores against the same kernel.
-        let mut delta = vec![0.0f32; DEFAULT_WINDOW * DEFAULT_WINDOW];
-        delta[DEFAULT_WINDOW * DEFAULT_WINDOW / 2] = 1.0;
-        baseline.push(ncc(&delta, DEFAULT_WINDOW, &truth.taps, truth.size, 3));
-        eprintln!("shake {length} px: region NCC {region:.3?}");
-        if length <= 18.0 {
-            short.extend(region.iter().copied());
-        }
+        let scores = |est: &[RegionKernel]| -> Vec<f32> {
+            est.iter()
+                .map(|r| ncc(&r.kernel, r.window, &truth.taps, truth.size, 3))
+                .collect()
+        };
+        let region = scores(&est);
+        let plain =
+            scores(&estimate_kernels(&blurry, &restored, w, h, &quotient).expect("valid input"));
+        eprintln!("shake {length} px: region NCC {region:.3?} (quotient alone {plain:.3?})");
+        let med = median(region.clone());
+        assert!(med >= 0.7, "shake {length} px: median NCC {med} < 0.7");
         all.extend(region);
+        all_quotient.extend(plain);
     }
-    let (short, all, base) = (median(short), median(all), median(baseline));
-    eprintln!("real deblur: median NCC {short:.3} up to 18 px, {all:.3} up to 30 px (a delta scores {base:.3})");
-    assert!(
-        short >= 0.7,
-        "median NCC {short} < 0.7 for shakes up to 18 px"
-    );
-    assert!(
-        all >= base + 0.3,
-        "median NCC {all} is not 0.3 above no restoration ({base})"
-    );
+    let (all, plain) = (median(all), median(all_quotient));
+    eprintln!("real deblur: median NCC {all:.3} up to 30 px (quotient alone {plain:.3})");
+    assert!(all > plain, "refined {all} vs quotient alone {plain}");
 }
