@@ -21,6 +21,9 @@
 //! - Kernels found at a coarser scale are reported in image pixels on a larger window
 //!   ([`RegionKernel::window`]); see `upsample_kernel`.
 //! - The two real FFTs of a region share one complex FFT (`w·s + i·w·b`, split by symmetry).
+//! - Beyond §8 ([`PsfOptions::refine`], default on): at scale 1 the quotient kernel is refined
+//!   by blind deconvolution started from the restoration (`psf_refine`), because the quotient
+//!   is only the blur the model undid; see [`MIN_AGREEMENT`] for when the quotient is kept.
 //!
 //! Conventions are those of `train::synth`: planes are row-major with `y` down, kernels are odd
 //! squares with tap `(window/2 + dy, window/2 + dx)` the weight of offset `(dy, dx)`, and blur is
