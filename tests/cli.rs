@@ -297,6 +297,25 @@ fn kernels_writes_a_grid_and_json() {
         .map(|v| v.as_f64().unwrap())
         .sum();
     assert!((taps - 1.0).abs() < 1e-3, "kernel sums to {taps}");
+    // The §8 quotient alone, without the blind refinement.
+    let quotient = dir.path().join("quotient.json");
+    let o = deblur(&[
+        "kernels",
+        input.to_str().unwrap(),
+        "--json",
+        quotient.to_str().unwrap(),
+        "--grid",
+        "2x2",
+        "--no-refine",
+        "--model",
+        &tiny_model(),
+        "--device",
+        "cpu",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let regions: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&quotient).unwrap()).unwrap();
+    assert_eq!(regions.as_array().map(Vec::len), Some(4));
     // The output may not replace the input.
     let o = deblur(&[
         "kernels",

@@ -95,7 +95,8 @@ pub struct PsfOptions {
     pub floor_sigmas: f32,
     /// Go on from the §8 quotient by blind deconvolution (`psf_refine`), so that the kernel
     /// is the photo's blur rather than only the part the model undid. Default on; off gives
-    /// §8 literally and is about 10× faster.
+    /// §8 literally and takes about 1/30 of the time (`deblur bench --kernels`: 22 vs 769 ms
+    /// for 12 regions of 256² on 2 threads).
     pub refine: bool,
 }
 

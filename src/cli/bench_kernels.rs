@@ -3,7 +3,8 @@
 //! through its WGSL passes vs burn's tensor ops vs the CPU reference, and the fused
 //! `irfft2(rfft2(x) ⊙ K)` through the WGSL FFT vs burn-signal vs rustfft, and a depthwise
 //! conv's, a 1×1 conv's and a dense 3×3 conv's forward + backward through burn's convolution
-//! vs [`DepthwiseConv`], [`pointwise_forward`] and [`SameConv`].
+//! vs [`DepthwiseConv`], [`pointwise_forward`] and [`SameConv`]; on the CPU also the
+//! per-region PSF estimate with and without its blind refinement.
 //!
 //! [`DepthwiseConv`]: crate::nets::depthwise::DepthwiseConv
 //! [`SameConv`]: crate::nets::same_conv::SameConv
@@ -222,6 +223,51 @@ fn same_conv_rows(device: &ComputeDevice, [n, ci, co, s]: [usize; 4], repeats: u
     conv_path_rows(&what, &conv, input(device, [n, ci, s, s]), ours, repeats);
 }
 
+/// The per-region PSF estimate (CPU, rayon) on a 1024×768 pair (12 regions of 256²): the
+/// §8 quotient alone vs the quotient plus blind refinement (`PsfOptions::refine`). The
+/// "restoration" is the sharp image, which costs the same as a real one.
+fn psf_rows(repeats: usize) {
+    use crate::analysis::psf::{estimate_kernels, PsfOptions};
+    use crate::train::synth::{blur_image_linear, sample_rng, trajectory_kernel_with_length};
+
+    let (w, h) = (1024, 768);
+    // Deterministic texture: squares of random grey on a gradient, in linear light.
+    let mut rng = sample_rng(5, 0);
+    let kernel = trajectory_kernel_with_length(&mut rng, 20.0).kernel;
+    let sharp: Vec<f32> = (0..3 * w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as u64, ((i / w) % h) as u64);
+            let cell = (x / 24).wrapping_mul(7919) ^ (y / 24).wrapping_mul(104_729);
+            0.1 + 0.6 * ((cell % 97) as f32 / 97.0) + 0.1 * (x as f32 / w as f32)
+        })
+        .collect();
+    let Ok(blurry) = blur_image_linear(&sharp, w, h, &kernel) else {
+        return;
+    };
+    let encode = |v: &[f32]| -> Vec<f32> {
+        v.iter()
+            .map(|&l| crate::imaging::color::linear_to_srgb(l.clamp(0.0, 1.0)))
+            .collect()
+    };
+    let (blurry, sharp) = (encode(&blurry), encode(&sharp));
+    let time = |refine: bool| {
+        let opts = PsfOptions {
+            refine,
+            ..PsfOptions::default()
+        };
+        median_ms(repeats, || {
+            let _ = estimate_kernels(&blurry, &sharp, w, h, &opts);
+        })
+    };
+    report(
+        "PSF estimate 1024×768, 12 regions",
+        &[
+            ("quotient (§8)", time(false)),
+            ("quotient + refinement", time(true)),
+        ],
+    );
+}
+
 /// The kernel benchmarks on one device. `large` adds the big cases of the issue
 /// (256×256×32 PDE, 48×256² and 16×1024² FFT), which take minutes on a software adapter.
 pub fn run(device: &ComputeDevice, repeats: usize, large: bool) {
@@ -249,5 +295,8 @@ pub fn run(device: &ComputeDevice, repeats: usize, large: bool) {
         pointwise_rows(device, [4, 32, 16, 128], repeats);
         same_conv_rows(device, [4, 16, 16, 128], repeats);
         same_conv_rows(device, [4, 3, 16, 128], repeats);
+    }
+    if !device.is_gpu {
+        psf_rows(repeats);
     }
 }
