@@ -4,6 +4,7 @@ pub mod blocks;
 pub mod card;
 mod conv_backward;
 pub mod depthwise;
+mod depthwise_cpu;
 pub mod dhnet;
 pub mod fke;
 pub mod kernel_path;
