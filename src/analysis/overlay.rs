@@ -30,7 +30,10 @@ pub fn kernel_overlay(
 ) -> RgbImage {
     let mut img = dimmed(rgb, width, height, 0.45);
     for k in kernels {
-        let zoom = (k.size / 2 / k.window.max(1)).clamp(1, MAX_ZOOM);
+        // Sized by the grid cell (the scale-1 region), not by the area a coarser scale read:
+        // auto-scaled regions would otherwise be drawn twice as large, over their neighbours.
+        let cell = k.size / k.scale.max(1);
+        let zoom = (cell / 2 / k.window.max(1)).clamp(1, MAX_ZOOM);
         let side = k.window * zoom;
         let cx = k.x + k.size / 2;
         let cy = k.y + k.size / 2;
@@ -66,4 +69,56 @@ pub fn kernel_overlay(
         }
     }
     img
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::psf::kernel_stats;
+
+    fn region(x: usize, size: usize, window: usize, scale: usize) -> RegionKernel {
+        let mut kernel = vec![0.0f32; window * window];
+        kernel[window * window / 2] = 1.0;
+        RegionKernel {
+            col: 0,
+            row: 0,
+            x,
+            y: 0,
+            size,
+            stats: kernel_stats(&kernel, window),
+            kernel,
+            window,
+            scale,
+            confidence: 1.0,
+            texture: 1.0,
+            reliable: true,
+        }
+    }
+
+    /// Width of the green frame drawn on row `y`.
+    fn frame_width(img: &RgbImage, y: u32) -> usize {
+        (0..img.width())
+            .filter(|&x| img.get_pixel(x, y) == &Rgb([60, 200, 90]))
+            .count()
+    }
+
+    /// A region estimated at ½ resolution (twice the area, a 61-px window) gets a thumbnail of
+    /// its grid cell's size, like a scale-1 region, not one twice as large.
+    #[test]
+    fn auto_scaled_regions_keep_their_cell_size() {
+        let (w, h) = (512, 256);
+        let rgb = vec![0.5f32; 3 * w * h];
+        let cell = 256;
+        let one = kernel_overlay(&rgb, w, h, &[region(0, cell, 31, 1)]);
+        // Read 512 px at scale 2 (moved inwards to x = 0, as at an image border).
+        let two = kernel_overlay(&rgb, w, h, &[region(0, 2 * cell, 61, 2)]);
+        let top = |img: &RgbImage| {
+            (0..img.height())
+                .find(|&y| frame_width(img, y) > 2)
+                .expect("a frame")
+        };
+        let (w1, w2) = (frame_width(&one, top(&one)), frame_width(&two, top(&two)));
+        assert_eq!(w1, 31 * 4 + 2);
+        assert!(w2 <= w1, "scale-2 thumbnail {w2} px wide vs {w1}");
+    }
 }

@@ -44,7 +44,10 @@ pub fn kernel_view(ctx: &egui::Context, kernels: Vec<RegionKernel>) -> KernelVie
 /// Screen rectangle of a kernel's thumbnail: centred on its region, half the region's side.
 fn thumb_rect(k: &RegionKernel, t: &Transform) -> Rect {
     let center = Pos2::new((k.x + k.size / 2) as f32, (k.y + k.size / 2) as f32);
-    let side = (k.size as f32 * t.zoom * 0.5).clamp(24.0, 160.0);
+    // The grid cell's size (the scale-1 region), so auto-scaled regions do not cover their
+    // neighbours.
+    let cell = (k.size / k.scale.max(1)) as f32;
+    let side = (cell * t.zoom * 0.5).clamp(24.0, 160.0);
     Rect::from_center_size(t.to_screen(center), Vec2::splat(side))
 }
 
