@@ -55,6 +55,21 @@ impl Fft2 {
     }
 }
 
+/// Splits the `n × n` transform `z` of `a + i·b` (`a`, `b` real) at frequency `(u, v)` into
+/// the transforms of `a` and `b`, by Hermitian symmetry: `A(u) = (Z(u) + Z*(−u))/2`,
+/// `B(u) = (Z(u) − Z*(−u))/(2i)`. Two real FFTs for the price of one complex one.
+pub(crate) fn split_real_pair(
+    z: &[Complex32],
+    n: usize,
+    u: usize,
+    v: usize,
+) -> (Complex32, Complex32) {
+    let p = z[u * n + v];
+    let q = z[((n - u) % n) * n + (n - v) % n].conj();
+    let d = (p - q) * 0.5;
+    ((p + q) * 0.5, Complex32::new(d.im, -d.re))
+}
+
 /// `dst = srcᵀ` for `n × n` row-major buffers, in 16×16 blocks to stay in cache.
 fn transpose(src: &[Complex32], dst: &mut [Complex32], n: usize) {
     const BLOCK: usize = 16;

@@ -36,7 +36,7 @@ use rayon::prelude::*;
 use rustfft::num_complex::Complex32;
 use rustfft::FftPlanner;
 
-use super::fft2::Fft2;
+use super::fft2::{split_real_pair, Fft2};
 use super::psf_refine::{connected_share, refine_kernel};
 use crate::imaging::color::{luminance, srgb_to_linear};
 
@@ -559,13 +559,7 @@ fn estimate_region(level: &Level, fft: &Fft2, x0: usize, y0: usize, opts: &PsfOp
     }
     fft.forward(&mut z);
     // Split by Hermitian symmetry: S(u) = (Z(u) + Z*(−u))/2, B(u) = (Z(u) − Z*(−u))/(2i).
-    let split = |u: usize, v: usize| {
-        let a = z[u * n + v];
-        let c = z[((n - u) % n) * n + (n - v) % n].conj();
-        let s = (a + c) * 0.5;
-        let d = (a - c) * 0.5;
-        (s, Complex32::new(d.im, -d.re))
-    };
+    let split = |u: usize, v: usize| split_real_pair(&z, n, u, v);
     let mut power = 0.0f64;
     for u in 0..n {
         for v in 0..n {
