@@ -204,4 +204,26 @@ fn export_scores_the_card_and_pairs_it_with_a_baseline() {
         (own - backbone - delta).abs() < 2e-3,
         "mean of the differences {delta} vs difference of the means {own} - {backbone}"
     );
+
+    // A DHNet's card reports how its degree map orders blur (models.md §5.6); a NAFNet's,
+    // having no routers, does not.
+    assert!(first_card.evaluation.get("blur_ordering").is_none());
+    let dh = write_recipe(dir.path(), "tiny-dh", "architecture = \"dhnet\"", "");
+    let text = std::fs::read_to_string(&dh).expect("recipe");
+    let text = text.replacen(
+        "dec_blocks = [1, 1]\n",
+        "dec_blocks = [1, 1]\nvolterra_rank = 2\nrouters = 1\nexpert_kernels = [1, 3]\n",
+        1,
+    );
+    std::fs::write(&dh, text).expect("recipe");
+    let card = train_and_export(&dh, &dir.path().join("sixth"), "tiny-dh");
+    let ordering = card.evaluation["blur_ordering"]
+        .as_table()
+        .expect("[evaluation.blur_ordering]");
+    let pairs = ordering["pairs"].as_integer().expect("pairs");
+    assert!(pairs > 0 && pairs < 200, "{pairs} non-uniform pairs of 200");
+    for key in ["spearman_mean", "spearman_median", "spearman_min"] {
+        let rho = ordering[key].as_float().expect(key);
+        assert!((-1.0..=1.0).contains(&rho), "{key} {rho}");
+    }
 }

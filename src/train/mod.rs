@@ -1,5 +1,6 @@
 //! Training and evaluation: synthetic blur, data, losses, metrics, checkpoints.
 
+pub mod blur_ordering;
 pub mod checkpoint;
 pub mod config;
 pub mod data;

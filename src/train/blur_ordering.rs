@@ -1,0 +1,137 @@
+//! models.md §5.6 "blur ordering": does a DHNet's degree map rank pixels the way the true blur
+//! does? On every validation sample with non-uniform blur (two kernels blended by a mask,
+//! §12.3), the Spearman rank correlation between the routers' degree map and the generator's
+//! true extent map; `deblur export` writes the summary into a DHNet card.
+
+use burn::tensor::{Device, Tensor, TensorData};
+
+use crate::nets::model::{ForwardOptions, Net};
+use crate::train::synth::Sample;
+
+/// A sample counts as non-uniform when its true extent map spans at least this many px.
+/// Decision: 1 px; below it the two kernels' extents are too close to rank pixels by.
+pub const MIN_EXTENT_SPAN: f32 = 1.0;
+
+/// Spearman correlations over the non-uniform samples.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ordering {
+    /// One per non-uniform sample, in validation order.
+    pub each: Vec<f64>,
+    pub mean: f64,
+    pub median: f64,
+}
+
+/// Spearman rank correlation of `a` and `b` (average ranks for ties); `None` when the lengths
+/// differ, there are fewer than two values, or either side is constant.
+pub fn spearman(a: &[f32], b: &[f32]) -> Option<f64> {
+    if a.len() != b.len() || a.len() < 2 {
+        return None;
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let n = ra.len() as f64;
+    let (ma, mb) = (ra.iter().sum::<f64>() / n, rb.iter().sum::<f64>() / n);
+    let (mut sab, mut saa, mut sbb) = (0.0, 0.0, 0.0);
+    for (x, y) in ra.iter().zip(&rb) {
+        sab += (x - ma) * (y - mb);
+        saa += (x - ma) * (x - ma);
+        sbb += (y - mb) * (y - mb);
+    }
+    (saa > 0.0 && sbb > 0.0).then(|| sab / (saa * sbb).sqrt())
+}
+
+/// 1-based ranks, ties sharing their average rank.
+fn ranks(v: &[f32]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&i, &j| v[i].total_cmp(&v[j]));
+    let mut out = vec![0.0; v.len()];
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len() && v[order[end]] == v[order[start]] {
+            end += 1;
+        }
+        let rank = (start + end + 1) as f64 / 2.0;
+        for &i in &order[start..end] {
+            out[i] = rank;
+        }
+        start = end;
+    }
+    out
+}
+
+/// The §5.6 ordering of `net` on `samples`; `None` for a network without routers or when no
+/// sample is non-uniform.
+pub fn router_ordering(net: &Net, samples: &[Sample], device: &Device) -> Option<Ordering> {
+    if !matches!(net, Net::DhNet(_)) {
+        return None;
+    }
+    let mut each = Vec::new();
+    for s in samples {
+        let (lo, hi) = s
+            .extent_map
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &e| {
+                (lo.min(e), hi.max(e))
+            });
+        if hi - lo < MIN_EXTENT_SPAN {
+            continue;
+        }
+        let p = s.patch;
+        let x = Tensor::<4>::from_data(TensorData::new(s.blurred.clone(), [1, 3, p, p]), device);
+        let out = net.forward(
+            x,
+            ForwardOptions {
+                routes: true,
+                ..ForwardOptions::default()
+            },
+        );
+        let degree = out.router.and_then(|r| r.degree_map(p, p))?;
+        let degree = degree.into_data().try_to_vec::<f32>().ok()?;
+        if let Some(rho) = spearman(&degree, &s.extent_map) {
+            each.push(rho);
+        }
+    }
+    if each.is_empty() {
+        return None;
+    }
+    let mean = each.iter().sum::<f64>() / each.len() as f64;
+    let mut sorted = each.clone();
+    sorted.sort_by(f64::total_cmp);
+    let m = sorted.len();
+    let median = if m % 2 == 1 {
+        sorted[m / 2]
+    } else {
+        0.5 * (sorted[m / 2 - 1] + sorted[m / 2])
+    };
+    Some(Ordering { each, mean, median })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spearman_of_monotone_maps_is_one() {
+        let a = [1.0, 2.0, 3.0, 10.0];
+        assert_eq!(spearman(&a, &[0.1, 0.2, 0.25, 7.0]), Some(1.0));
+        assert_eq!(spearman(&a, &[4.0, 3.0, 2.0, 1.0]), Some(-1.0));
+        assert_eq!(spearman(&a, &[5.0; 4]), None);
+        assert_eq!(spearman(&a, &[1.0]), None);
+    }
+
+    /// Ties take their average rank (a: 1, 2.5, 2.5, 4, 5): ρ = 8.5 / √(9.5 · 10) ≈ 0.8721.
+    #[test]
+    fn spearman_averages_tied_ranks() {
+        let a = [1.0, 2.0, 2.0, 4.0, 5.0];
+        let b = [1.0, 3.0, 2.0, 5.0, 4.0];
+        // ranks a: 1, 2.5, 2.5, 4, 5; b: 1, 3, 2, 5, 4 → Pearson of the ranks.
+        let rho = spearman(&a, &b).expect("defined");
+        let (ra, rb) = ([1.0, 2.5, 2.5, 4.0, 5.0], [1.0, 3.0, 2.0, 5.0, 4.0]);
+        let m = 3.0;
+        let cov: f64 = ra.iter().zip(&rb).map(|(x, y)| (x - m) * (y - m)).sum();
+        let va: f64 = ra.iter().map(|x| (x - m) * (x - m)).sum();
+        let vb: f64 = rb.iter().map(|y| (y - m) * (y - m)).sum();
+        assert!((rho - cov / (va * vb).sqrt()).abs() < 1e-12, "{rho}");
+        assert!((rho - 0.8721).abs() < 1e-4, "{rho}");
+    }
+}
