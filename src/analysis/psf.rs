@@ -62,11 +62,13 @@ pub const RING_MAX: f32 = 0.10;
 /// A refined kernel replaces the quotient only if at least this share of its mass is one
 /// 8-connected group of taps (`psf_refine::connected_share`): a real blur is one curve or blob.
 /// Decision: 0.7, from measured cases. The speckled kernels of the GUI test fixture's
-/// low-texture regions scored 0.23 and 0.68; the refined kernels of the 6–30 px shakes of
-/// `a_real_deblur_recovers_camera_shake_kernels` ≥ 0.9; on the real camera-shake photo
-/// `fergus2006_ian1` the diagonal streaks 0.73–1.0 and the scattered ones 0.22–0.69. (A check
-/// of agreement with the quotient was tried and dropped: on real photos, where the quotient
-/// shows the network's ringing, plausible streaks correlated with it at only 0.05–0.2.)
+/// low-texture regions scored 0.23 and 0.68. Of the 28 regions of the 6–30 px shakes in
+/// `a_real_deblur_recovers_camera_shake_kernels`, 27 pass; the one kept at its quotient had a
+/// refined kernel worse than the quotient anyway (NCC 0.59 vs 0.63). On the real camera-shake
+/// photo `fergus2006_ian1` the kernels that pass (0.73–1.0) are diagonal streaks and one thick
+/// bar, those that fail (0.22–0.69) scattered specks. (A check of agreement with the quotient
+/// was tried and dropped: on real photos, where the quotient shows the network's ringing,
+/// plausible streaks correlated with it at only 0.05–0.2.)
 pub const MIN_CONNECTED: f32 = 0.7;
 /// Coarsest auto-scale factor tried.
 const MAX_SCALE: usize = 4;
@@ -625,10 +627,9 @@ fn estimate_region(level: &Level, fft: &Fft2, x0: usize, y0: usize, opts: &PsfOp
     // to the photo one kernel explains); refinement cannot make an unrelated restoration
     // related, and a flat region has nothing to refine on. Only scale 1 is refined: a coarser
     // level is reached when even the refined kernel does not fit the window, and there the
-    // L0 alternation stretched a 45-px line to 55 px where the quotient reads 45.
-    // Where the alternation finds no consistent blur (little texture, noise) it returns
-    // scattered specks: a refined kernel replaces the quotient only if it is mostly one curve
-    // or blob.
+    // L0 alternation stretched a 45-px line to 55 px where the quotient reads 45. Where the
+    // alternation finds no consistent blur (little texture, noise) it returns scattered
+    // specks: a refined kernel replaces the quotient only if it is mostly one curve or blob.
     if opts.refine && level.scale == 1 && inside > 0.0 && texture >= MIN_TEXTURE {
         let refined = refine_kernel(&s, &b, n, kw, &kernel);
         if connected_share(&refined, kw) >= MIN_CONNECTED {
