@@ -33,11 +33,10 @@ pub struct KernelsArgs {
     /// Write every region's kernel and numbers as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Report only the blur the model undid (models.md §8's quotient of the photo and its
-    /// restoration), skipping the blind refinement that estimates the whole blur: shorter
-    /// than the true kernel wherever the model leaves blur in place. The estimate itself
-    /// takes about 1/30 of the time (`deblur bench --kernels --devices cpu`); the deblur
-    /// before it is the same.
+    /// Report only the blur the model undid (the kernel that maps the restoration onto the
+    /// photo), skipping the blind refinement that estimates the whole blur: shorter than the
+    /// true kernel wherever the model leaves blur in place. The estimate itself then takes
+    /// about 1/30 of the time; the deblur before it is the same.
     #[arg(long)]
     pub no_refine: bool,
     /// With a `deeprft-*` model: write the FKE's feature-level kernels per tile (its C
