@@ -10,7 +10,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::{Autodiff, Backend};
+use burn::backend::{Autodiff, Backend, Dispatch};
 use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 
@@ -79,8 +79,20 @@ pub(super) fn tracked<B: Backend, C: CheckpointStrategy>(
     }
 }
 
+/// `conv` (whose weight the caller has read as `weight`) applied to `x` through an
+/// extension's dispatch entry point `op`, then `conv`'s bias added.
+pub(super) fn through_extension(
+    conv: &Conv2d,
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    op: Forward<Dispatch>,
+) -> Tensor<4> {
+    let y = op(x.into_dispatch(), weight.into_dispatch());
+    add_bias(conv, Tensor::<4>::from_dispatch(y))
+}
+
 /// `y` plus `conv`'s bias, if it has one, broadcast over `[N, C, H, W]`.
-pub(super) fn add_bias(conv: &Conv2d, y: Tensor<4>) -> Tensor<4> {
+fn add_bias(conv: &Conv2d, y: Tensor<4>) -> Tensor<4> {
     match &conv.bias {
         Some(bias) => {
             let c = bias.dims()[0];

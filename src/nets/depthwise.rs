@@ -159,11 +159,12 @@ pub fn depthwise_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if !(weight.is_tracked() || x.is_tracked()) {
         return conv.forward(x);
     }
-    let y = Tensor::<4>::from_dispatch(<Dispatch as DepthwiseConv>::depthwise_conv2d(
-        x.into_dispatch(),
-        weight.into_dispatch(),
-    ));
-    super::conv_backward::add_bias(conv, y)
+    super::conv_backward::through_extension(
+        conv,
+        x,
+        weight,
+        <Dispatch as DepthwiseConv>::depthwise_conv2d,
+    )
 }
 
 #[cfg(test)]

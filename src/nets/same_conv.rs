@@ -129,11 +129,7 @@ pub fn same_conv_forward(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     if !same || x.dims()[1] != ci || !(weight.is_tracked() || x.is_tracked()) {
         return conv.forward(x);
     }
-    let y = Tensor::<4>::from_dispatch(<Dispatch as SameConv>::same_conv2d(
-        x.into_dispatch(),
-        weight.into_dispatch(),
-    ));
-    super::conv_backward::add_bias(conv, y)
+    super::conv_backward::through_extension(conv, x, weight, <Dispatch as SameConv>::same_conv2d)
 }
 
 #[cfg(test)]
