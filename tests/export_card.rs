@@ -226,4 +226,15 @@ fn export_scores_the_card_and_pairs_it_with_a_baseline() {
         let rho = ordering[key].as_float().expect(key);
         assert!((-1.0..=1.0).contains(&rho), "{key} {rho}");
     }
+    // One entry per DDRE site: the tiny net closes both levels on both sides.
+    let sites = ordering["site_spearman_mean"]
+        .as_table()
+        .expect("per-site table");
+    let mut names: Vec<&str> = sites.keys().map(String::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["decoder_0", "decoder_1", "encoder_0", "encoder_1"]);
+    for (name, rho) in sites {
+        let rho = rho.as_float().expect(name);
+        assert!((-1.0..=1.0).contains(&rho), "{name} {rho}");
+    }
 }

@@ -162,7 +162,7 @@ fn time_train_step(
 ) -> anyhow::Result<f64> {
     use crate::nets::model::Net;
     use crate::train::loss::{LossKind, LossTerm};
-    use crate::train::step::loss_and_grads;
+    use crate::train::step::{loss_and_grads, Batch};
     use burn::optim::AdamWConfig;
     let ad = device.clone().autodiff();
     let terms = [LossTerm::new(LossKind::Psnr, 1.0)];
@@ -173,14 +173,12 @@ fn time_train_step(
     let x = Tensor::<4>::random([batch, 3, size, size], Distribution::Uniform(0.0, 1.0), &ad);
     let y = Tensor::<4>::random([batch, 3, size, size], Distribution::Uniform(0.0, 1.0), &ad);
     let mut step = || -> anyhow::Result<()> {
-        let step = loss_and_grads(
-            &net,
-            x.clone(),
-            y.clone(),
-            &terms,
-            Default::default(),
-            shards,
-        )?;
+        let batch = Batch {
+            blur: x.clone(),
+            sharp: y.clone(),
+            extent: None,
+        };
+        let step = loss_and_grads(&net, batch, &terms, Default::default(), shards)?;
         net = optim.step(1e-4, net.clone(), step.grads);
         // The update is lazy on a GPU: read one weight back to wait for it.
         let _ = net

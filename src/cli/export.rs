@@ -82,6 +82,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             o.mean,
             o.median
         );
+        for site in &o.sites {
+            tracing::info!("  site {}: mean ρ {:.3}", site.name, site.mean);
+        }
     }
     let baseline = match &baseline_model {
         Some(base) => Some(compare_with(base, &each, &val, &device)?),
@@ -241,6 +244,15 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
                 ("spearman_mean", Value::Float(round(o.mean, 4))),
                 ("spearman_median", Value::Float(round(o.median, 4))),
                 ("spearman_min", Value::Float(round(min, 4))),
+                (
+                    "site_spearman_mean",
+                    Value::Table(
+                        o.sites
+                            .iter()
+                            .map(|st| (st.name.clone(), Value::Float(round(st.mean, 4))))
+                            .collect(),
+                    ),
+                ),
                 (
                     "what",
                     Value::String(

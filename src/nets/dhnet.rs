@@ -437,6 +437,13 @@ impl RouterMaps {
         self.mean_over_sites(h, w, |s| s.routes.weights.clone())
     }
 
+    /// One site's degree map `d_s`, `[N, 1, h, w]`, upsampled like
+    /// [`degree_map`](Self::degree_map); `None` for an index past the last site.
+    pub fn site_degree_map(&self, index: usize, h: usize, w: usize) -> Option<Tensor<4>> {
+        let site = self.sites.get(index)?;
+        Some(upsampled(site.level, self.site_degree(site), h, w))
+    }
+
     /// Mean over sites of `per_site(site)` (`[N, C, h_l, w_l]`), each upsampled to the padded
     /// input size and cropped to `h × w`.
     fn mean_over_sites(
@@ -449,25 +456,28 @@ impl RouterMaps {
         let sum = self
             .sites
             .iter()
-            .map(|s| {
-                let d = per_site(s);
-                let [b, c, hl, wl] = d.dims();
-                let full = [hl << s.level, wl << s.level];
-                let up = if s.level == 0 {
-                    d
-                } else {
-                    interpolate(
-                        d,
-                        InterpolateOptions::new(InterpolateMode::Bilinear)
-                            .with_align_corners(false)
-                            .with_output_size(full),
-                    )
-                };
-                up.slice([0..b, 0..c, 0..h.min(full[0]), 0..w.min(full[1])])
-            })
+            .map(|s| upsampled(s.level, per_site(s), h, w))
             .reduce(|a, b| a + b)?;
         Some(sum / n as f64)
     }
+}
+
+/// A map at `1/2^level` resolution upsampled bilinearly (half-pixel centres) to the padded input
+/// size, then cropped to `h × w`.
+fn upsampled(level: usize, d: Tensor<4>, h: usize, w: usize) -> Tensor<4> {
+    let [b, c, hl, wl] = d.dims();
+    let full = [hl << level, wl << level];
+    let up = if level == 0 {
+        d
+    } else {
+        interpolate(
+            d,
+            InterpolateOptions::new(InterpolateMode::Bilinear)
+                .with_align_corners(false)
+                .with_output_size(full),
+        )
+    };
+    up.slice([0..b, 0..c, 0..h.min(full[0]), 0..w.min(full[1])])
 }
 
 /// DHNet. Module paths are NAFNet's canonical names (§1.3) plus `enc_ddre` and `dec_ddre`.

@@ -261,20 +261,31 @@ impl Net {
     }
 }
 
+/// One training forward pass.
+pub struct TrainOutputs {
+    /// Every image output the loss averages over: the restored image, and for `deeprft-*`
+    /// also the backbone's auxiliary estimate (models.md §6.6).
+    pub images: Vec<Tensor<4>>,
+    /// A DHNet's displayed degree map, `[N,1,H,W]` (§5.5).
+    pub degree: Option<Tensor<4>>,
+    /// The CFL guard's counts of `*-pde` models.
+    pub pde: Option<PdeStats>,
+}
+
 /// A network that restores a batch: all the training loop and validation scoring need.
 pub trait Restore {
     /// `[N,3,H,W]` → restored, with the PDE statistics of `*-pde` models.
     fn restore(&self, x: Tensor<4>, pde: PdeRun) -> (Tensor<4>, Option<PdeStats>);
 
-    /// Every image output the training loss averages over: the restored image, and for
-    /// `deeprft-*` also the backbone's auxiliary estimate (models.md §6.6).
-    fn restore_for_training(
-        &self,
-        x: Tensor<4>,
-        pde: PdeRun,
-    ) -> (Vec<Tensor<4>>, Option<PdeStats>) {
+    /// What the training loss needs from one forward pass; the degree map only when `degree`
+    /// is asked for and the network has routers.
+    fn restore_for_training(&self, x: Tensor<4>, pde: PdeRun, _degree: bool) -> TrainOutputs {
         let (y, stats) = self.restore(x, pde);
-        (vec![y], stats)
+        TrainOutputs {
+            images: vec![y],
+            degree: None,
+            pde: stats,
+        }
     }
 
     /// Completes a warm start from a smaller network's weights (the FKE's pass-through, §6.3).
@@ -291,15 +302,15 @@ impl Restore for NafNet {
         self.forward_pde(x, pde)
     }
 
-    fn restore_for_training(
-        &self,
-        x: Tensor<4>,
-        pde: PdeRun,
-    ) -> (Vec<Tensor<4>>, Option<PdeStats>) {
+    fn restore_for_training(&self, x: Tensor<4>, pde: PdeRun, _degree: bool) -> TrainOutputs {
         let (out, stats) = self.forward_all(x, pde, true);
         let mut images = vec![out.image];
         images.extend(out.aux);
-        (images, stats)
+        TrainOutputs {
+            images,
+            degree: None,
+            pde: stats,
+        }
     }
 
     fn after_warm_start(self) -> Self {
@@ -322,6 +333,23 @@ impl Restore for BackboneEstimate<'_> {
 impl Restore for DhNet {
     fn restore(&self, x: Tensor<4>, _pde: PdeRun) -> (Tensor<4>, Option<PdeStats>) {
         (self.forward(x), None)
+    }
+
+    fn restore_for_training(&self, x: Tensor<4>, _pde: PdeRun, degree: bool) -> TrainOutputs {
+        if !degree {
+            return TrainOutputs {
+                images: vec![self.forward(x)],
+                degree: None,
+                pde: None,
+            };
+        }
+        let [_, _, h, w] = x.dims();
+        let (image, routes) = self.forward_with_routes(x);
+        TrainOutputs {
+            images: vec![image],
+            degree: routes.degree_map(h, w),
+            pde: None,
+        }
     }
 }
 

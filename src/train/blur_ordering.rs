@@ -5,6 +5,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use crate::nets::dhnet::{RouterSite, Side};
 use crate::nets::model::{ForwardOptions, Net};
 use crate::train::synth::Sample;
 
@@ -19,6 +20,17 @@ pub struct Ordering {
     pub each: Vec<f64>,
     pub mean: f64,
     pub median: f64,
+    /// Mean ρ of each DDRE site's own degree map `d_s`, in `RouterMaps::sites` order: shows
+    /// which sites rank blur and which the displayed mean inherits from.
+    pub sites: Vec<SiteOrdering>,
+}
+
+/// The ordering of one DDRE site.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SiteOrdering {
+    /// `encoder_L` or `decoder_L`.
+    pub name: String,
+    pub mean: f64,
 }
 
 /// Spearman rank correlation of `a` and `b` (average ranks for ties); `None` when the lengths
@@ -66,6 +78,7 @@ pub fn router_ordering(net: &Net, samples: &[Sample], device: &Device) -> Option
         return None;
     }
     let mut each = Vec::new();
+    let mut site_sums: Vec<(String, f64, usize)> = Vec::new();
     for s in samples {
         let (lo, hi) = s
             .extent_map
@@ -85,10 +98,29 @@ pub fn router_ordering(net: &Net, samples: &[Sample], device: &Device) -> Option
                 ..ForwardOptions::default()
             },
         );
-        let degree = out.router.and_then(|r| r.degree_map(p, p))?;
-        let degree = degree.into_data().try_to_vec::<f32>().ok()?;
-        if let Some(rho) = spearman(&degree, &s.extent_map) {
-            each.push(rho);
+        let maps = out.router?;
+        let degree = maps
+            .degree_map(p, p)?
+            .into_data()
+            .try_to_vec::<f32>()
+            .ok()?;
+        let Some(rho) = spearman(&degree, &s.extent_map) else {
+            continue;
+        };
+        each.push(rho);
+        if site_sums.is_empty() {
+            site_sums = maps
+                .sites
+                .iter()
+                .map(|site| (site_name(site), 0.0, 0))
+                .collect();
+        }
+        for (i, acc) in site_sums.iter_mut().enumerate() {
+            let d = maps.site_degree_map(i, p, p)?;
+            if let Some(r) = spearman(&d.into_data().try_to_vec::<f32>().ok()?, &s.extent_map) {
+                acc.1 += r;
+                acc.2 += 1;
+            }
         }
     }
     if each.is_empty() {
@@ -103,7 +135,28 @@ pub fn router_ordering(net: &Net, samples: &[Sample], device: &Device) -> Option
     } else {
         0.5 * (sorted[m / 2 - 1] + sorted[m / 2])
     };
-    Some(Ordering { each, mean, median })
+    let sites = site_sums
+        .into_iter()
+        .filter(|(_, _, n)| *n > 0)
+        .map(|(name, sum, n)| SiteOrdering {
+            name,
+            mean: sum / n as f64,
+        })
+        .collect();
+    Some(Ordering {
+        each,
+        mean,
+        median,
+        sites,
+    })
+}
+
+fn site_name(site: &RouterSite) -> String {
+    let side = match site.side {
+        Side::Encoder => "encoder",
+        Side::Decoder => "decoder",
+    };
+    format!("{side}_{}", site.level)
 }
 
 #[cfg(test)]

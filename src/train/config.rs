@@ -164,8 +164,13 @@ impl TrainConfig {
         self.loss_terms()
             .iter()
             .map(|t| {
+                let from = if t.from > 0 {
+                    format!(", from iteration {}", t.from)
+                } else {
+                    String::new()
+                };
                 format!(
-                    "{} (weight {:?})",
+                    "{} (weight {:?}{from})",
                     format!("{:?}", t.kind).to_lowercase(),
                     t.weight
                 )
@@ -231,6 +236,13 @@ impl TrainConfig {
             .any(|t| !(t.weight.is_finite() && t.weight >= 0.0))
         {
             return Err("loss weights must be finite and not negative".into());
+        }
+        if self.architecture != Architecture::Dhnet
+            && self.losses.iter().any(|t| t.kind == LossKind::Degree)
+        {
+            return Err(
+                "the degree loss needs a network with routers (architecture = \"dhnet\")".into(),
+            );
         }
         if self.schedule.stages.is_empty() {
             return Err("schedule.stages is empty".into());

@@ -138,3 +138,45 @@ fn total_loss_weights_its_terms() {
         + 0.01 * scalar(frequency_loss(pred.clone(), gt.clone()));
     assert!((scalar(total_loss(&terms, pred, gt)) - want).abs() < 1e-5);
 }
+
+#[test]
+fn degree_loss_is_the_mean_pixel_error_over_the_scale() {
+    let device = cpu();
+    // Errors 4, 0, 12, 8 px: mean 6 px.
+    let d = Tensor::<4>::from_data(
+        TensorData::new(vec![6.0f32, 9.0, 3.0, 20.0], [1, 1, 2, 2]),
+        &device,
+    );
+    let e = Tensor::<4>::from_data(
+        TensorData::new(vec![10.0f32, 9.0, 15.0, 12.0], [1, 1, 2, 2]),
+        &device,
+    );
+    let got = scalar(degree_loss(d, e));
+    assert!((got - 6.0 / DEGREE_SCALE_PX).abs() < 1e-6, "{got}");
+}
+
+#[test]
+fn image_losses_leave_the_degree_term_out() {
+    let device = cpu();
+    let pred = Tensor::<4>::random([1, 3, 8, 8], Distribution::Uniform(0.0, 1.0), &device);
+    let gt = Tensor::<4>::random([1, 3, 8, 8], Distribution::Uniform(0.0, 1.0), &device);
+    let terms = [
+        LossTerm::new(LossKind::L1, 1.0),
+        LossTerm::new(LossKind::Degree, 5.0),
+    ];
+    let want = scalar(l1(pred.clone(), gt.clone()));
+    assert!((scalar(total_loss(&terms, pred, gt)) - want).abs() < 1e-6);
+    assert!(!LossKind::Degree.on_image() && LossKind::L1.on_image());
+}
+
+#[test]
+fn a_term_counts_from_its_first_iteration() {
+    let t: LossTerm =
+        toml::from_str("kind = \"degree\"\nweight = 0.02\nfrom = 5600").expect("term");
+    assert_eq!((t.kind, t.from), (LossKind::Degree, 5600));
+    assert!(!t.active_at(5599) && t.active_at(5600));
+    // Without `from`, from the start; and a term from 0 is written without it.
+    let t: LossTerm = toml::from_str("kind = \"l1\"\nweight = 1.0").expect("term");
+    assert!(t.active_at(0));
+    assert!(!toml::to_string(&t).expect("toml").contains("from"));
+}

@@ -13,7 +13,7 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::loss::{total_loss, LossTerm};
+use super::loss::{degree_loss, total_loss, LossKind, LossTerm};
 use crate::nets::model::Restore;
 use crate::nets::nafnet::PdeRun;
 use crate::nets::pde::PdeStats;
@@ -35,46 +35,63 @@ pub fn shard_count(batch: usize, wanted: usize) -> usize {
         .unwrap_or(1)
 }
 
-/// Forward and backward over `blur → sharp` (`[N,3,P,P]` on an autodiff device), split into
-/// [`shard_count`]`(N, shards)` shards run in parallel.
+/// A training batch on an autodiff device.
+#[derive(Clone)]
+pub struct Batch {
+    /// `[N,3,P,P]` network input.
+    pub blur: Tensor<4>,
+    /// `[N,3,P,P]` target.
+    pub sharp: Tensor<4>,
+    /// `[N,1,P,P]` true extent map (models.md §12.3), needed by the degree loss only.
+    pub extent: Option<Tensor<4>>,
+}
+
+impl Batch {
+    /// Images `range` of the batch.
+    fn slice(&self, range: std::ops::Range<usize>) -> Self {
+        Self {
+            blur: self.blur.clone().slice(range.clone()),
+            sharp: self.sharp.clone().slice(range.clone()),
+            extent: self.extent.clone().map(|e| e.slice(range)),
+        }
+    }
+}
+
+/// Forward and backward over `batch` with the loss `terms` (all of which count; the caller
+/// leaves out those not yet active), split into [`shard_count`]`(N, shards)` shards run in
+/// parallel.
 pub fn loss_and_grads<M: Module + Restore>(
     model: &M,
-    blur: Tensor<4>,
-    sharp: Tensor<4>,
+    batch: Batch,
     terms: &[LossTerm],
     pde: PdeRun,
     shards: usize,
 ) -> anyhow::Result<StepResult> {
-    let n = blur.dims()[0];
+    let n = batch.blur.dims()[0];
     let shards = shard_count(n, shards);
     if shards == 1 {
-        return shard_step(model, blur, sharp, terms, pde, 1.0);
+        return shard_step(model, batch, terms, pde, 1.0);
     }
-    let device = blur.device();
+    let device = batch.blur.device();
     let part = n / shards;
     // Replica 0 is the model itself; the others get fresh autodiff leaves, so that the graphs
     // do not merge (one graph is one lock) while the parameter ids, which key the gradients,
     // stay the same.
-    let jobs: Vec<(M, Tensor<4>, Tensor<4>)> = (0..shards)
+    let jobs: Vec<(M, Batch)> = (0..shards)
         .map(|i| {
             let replica = if i == 0 {
                 model.clone()
             } else {
                 model.clone().fork(&device)
             };
-            let range = i * part..(i + 1) * part;
-            (
-                replica,
-                blur.clone().slice(range.clone()),
-                sharp.clone().slice(range),
-            )
+            (replica, batch.slice(i * part..(i + 1) * part))
         })
         .collect();
     let scale = 1.0 / shards as f64;
     let results: Vec<(M, anyhow::Result<StepResult>)> = jobs
         .into_par_iter()
-        .map(|(replica, b, s)| {
-            let r = shard_step(&replica, b, s, terms, pde, scale);
+        .map(|(replica, b)| {
+            let r = shard_step(&replica, b, terms, pde, scale);
             (replica, r)
         })
         .collect();
@@ -99,24 +116,43 @@ pub fn loss_and_grads<M: Module + Restore>(
     })
 }
 
-/// One shard: the loss averaged over the network's outputs, scaled by `scale` before the
-/// backward pass; the reported loss is the scaled one, so the shards' losses add up.
+/// One shard: the image loss averaged over the network's outputs plus the degree loss, scaled
+/// by `scale` before the backward pass; the reported loss is the scaled one, so the shards'
+/// losses add up.
 fn shard_step<M: Module + Restore>(
     model: &M,
-    blur: Tensor<4>,
-    sharp: Tensor<4>,
+    batch: Batch,
     terms: &[LossTerm],
     pde: PdeRun,
     scale: f64,
 ) -> anyhow::Result<StepResult> {
-    let (preds, stats) = model.restore_for_training(blur, pde);
-    let outputs = preds.len() as f64;
-    let loss = preds
+    let degree_terms: Vec<&LossTerm> = terms
+        .iter()
+        .filter(|t| t.kind == LossKind::Degree)
+        .collect();
+    let out = model.restore_for_training(batch.blur, pde, !degree_terms.is_empty());
+    let stats = out.pde;
+    let outputs = out.images.len() as f64;
+    let mut loss = out
+        .images
         .into_iter()
-        .map(|pred| total_loss(terms, pred, sharp.clone()))
+        .map(|pred| total_loss(terms, pred, batch.sharp.clone()))
         .reduce(|a, b| a + b)
-        .map(|sum| sum * (scale / outputs))
+        .map(|sum| sum / outputs)
         .ok_or_else(|| anyhow::anyhow!("the network returned no output"))?;
+    if !degree_terms.is_empty() {
+        let degree = out
+            .degree
+            .ok_or_else(|| anyhow::anyhow!("the degree loss needs a network with routers"))?;
+        let extent = batch
+            .extent
+            .ok_or_else(|| anyhow::anyhow!("the degree loss needs the true extent maps"))?;
+        let d = degree_loss(degree, extent);
+        for t in degree_terms {
+            loss = loss + d.clone() * t.weight;
+        }
+    }
+    let loss = loss * scale;
     let value: f32 = loss.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(loss.backward(), model);
     Ok(StepResult {
@@ -165,7 +201,12 @@ mod tests {
         ];
         let pde = PdeRun::default();
         let run = |shards| {
-            loss_and_grads(&net, blur.clone(), sharp.clone(), &terms, pde, shards).expect("a step")
+            let batch = Batch {
+                blur: blur.clone(),
+                sharp: sharp.clone(),
+                extent: None,
+            };
+            loss_and_grads(&net, batch, &terms, pde, shards).expect("a step")
         };
         let (mut whole, mut split) = (run(1), run(2));
         assert!(
@@ -185,5 +226,72 @@ mod tests {
                 diff.sqrt() / norm
             );
         }
+    }
+
+    /// The degree term reaches the routers: optimiser steps on it alone, over two shards, pull a
+    /// tiny DHNet's degree map toward the extent map (3 px on the noisy left half, 9 px on the
+    /// flat right half: the content tells them apart). At the start every pixel is near the
+    /// same degree, so the error starts at about half the 6 px gap.
+    #[test]
+    fn the_degree_loss_trains_the_routers() {
+        use crate::nets::dhnet::DhNetConfig;
+        use crate::train::loss::degree_loss;
+        use burn::optim::AdamWConfig;
+        use burn::tensor::TensorData;
+
+        let device = Device::flex().autodiff();
+        let mut net = DhNetConfig::tiny(4).init(&device);
+        let (n, p) = (2, 32);
+        let left = |i: usize| i % p < p / 2;
+        let noise = Tensor::<4>::random([n, 3, p, p], Distribution::Uniform(0.0, 1.0), &device);
+        let noise: Vec<f32> = noise.into_data().try_to_vec().expect("f32");
+        let pixels: Vec<f32> = noise
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| if left(i) { v } else { 0.5 })
+            .collect();
+        let blur = Tensor::<4>::from_data(TensorData::new(pixels, [n, 3, p, p]), &device);
+        let extent: Vec<f32> = (0..n * p * p)
+            .map(|i| if left(i) { 3.0 } else { 9.0 })
+            .collect();
+        let extent = Tensor::<4>::from_data(TensorData::new(extent, [n, 1, p, p]), &device);
+        let terms = [LossTerm::new(LossKind::Degree, 1.0)];
+        let degree_error = |net: &crate::nets::dhnet::DhNet| {
+            let (_, routes) = net.forward_with_routes(blur.clone());
+            let d = routes.degree_map(p, p).expect("a degree map");
+            f64::from(degree_loss(d, extent.clone()).into_scalar::<f32>())
+        };
+        let before = degree_error(&net);
+        let mut optim = AdamWConfig::new().init();
+        for _ in 0..120 {
+            let batch = Batch {
+                blur: blur.clone(),
+                sharp: blur.clone(),
+                extent: Some(extent.clone()),
+            };
+            let step = loss_and_grads(&net, batch, &terms, PdeRun::default(), 2).expect("a step");
+            net = optim.step(1e-2, net, step.grads);
+        }
+        let after = degree_error(&net);
+        eprintln!("degree loss {before:.4} → {after:.4}");
+        assert!(after < 0.5 * before, "degree loss {before} → {after}");
+    }
+
+    #[test]
+    fn the_degree_loss_needs_extent_maps() {
+        use crate::nets::dhnet::DhNetConfig;
+        let device = Device::flex().autodiff();
+        let net = DhNetConfig::tiny(4).init(&device);
+        let blur = Tensor::<4>::random([1, 3, 16, 16], Distribution::Uniform(0.0, 1.0), &device);
+        let batch = Batch {
+            blur: blur.clone(),
+            sharp: blur,
+            extent: None,
+        };
+        let terms = [LossTerm::new(LossKind::Degree, 1.0)];
+        let err = loss_and_grads(&net, batch, &terms, PdeRun::default(), 1)
+            .err()
+            .expect("an error");
+        assert!(err.to_string().contains("extent"), "{err}");
     }
 }

@@ -19,9 +19,9 @@ use rayon::prelude::*;
 use super::checkpoint::{self, CheckpointState};
 use super::config::TrainConfig;
 use super::data::{list_photos, load_photos, split};
-use super::loss::LossTerm;
+use super::loss::{LossKind, LossTerm};
 use super::metrics::{psnr, ssim};
-use super::step::{loss_and_grads, StepResult};
+use super::step::{loss_and_grads, Batch, StepResult};
 use super::synth::{check_inputs, make_sample, Photo, Sample, SynthConfig};
 use super::validation::val_sample;
 use crate::nets::model::{Net, Restore};
@@ -40,6 +40,26 @@ fn to_tensors(samples: &[Sample], patch: usize, device: &Device) -> (Tensor<4>, 
         Tensor::from_data(TensorData::new(blur, [n, 3, patch, patch]), device),
         Tensor::from_data(TensorData::new(sharp, [n, 3, patch, patch]), device),
     )
+}
+
+/// The training batch of `samples`, with their true extent maps when `extent` is set.
+fn to_batch(samples: &[Sample], patch: usize, extent: bool, device: &Device) -> Batch {
+    let (blur, sharp) = to_tensors(samples, patch, device);
+    let extent = extent.then(|| {
+        let maps: Vec<f32> = samples
+            .iter()
+            .flat_map(|s| s.extent_map.iter().copied())
+            .collect();
+        Tensor::from_data(
+            TensorData::new(maps, [samples.len(), 1, patch, patch]),
+            device,
+        )
+    });
+    Batch {
+        blur,
+        sharp,
+        extent,
+    }
 }
 
 /// Validation scores: mean PSNR/SSIM of the output and of the input.
@@ -322,7 +342,13 @@ fn train_loop<M: Module + Restore>(
             .into_par_iter()
             .map(|j| make_sample(photos, &synth, cfg.run.seed, first + j))
             .collect();
-        let (blur, sharp) = to_tensors(&samples, stage.crop, device);
+        let active: Vec<LossTerm> = terms
+            .iter()
+            .filter(|t| t.active_at(state.iter))
+            .copied()
+            .collect();
+        let wants_extent = active.iter().any(|t| t.kind == LossKind::Degree);
+        let batch = to_batch(&samples, stage.crop, wants_extent, device);
         let step_start = Instant::now();
         data_secs += (step_start - data_start).as_secs_f64();
         let pde = cfg.pde_at(state.iter);
@@ -330,7 +356,7 @@ fn train_loop<M: Module + Restore>(
             loss: loss_value,
             grads,
             pde: pde_stats,
-        } = loss_and_grads(&model, blur, sharp, terms, pde, opts.shards)?;
+        } = loss_and_grads(&model, batch, &active, pde, opts.shards)?;
         if !loss_value.is_finite() {
             anyhow::bail!(
                 "loss became {loss_value} at iteration {}; the last good checkpoint is in {}",
