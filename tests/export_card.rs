@@ -222,10 +222,17 @@ fn export_scores_the_card_and_pairs_it_with_a_baseline() {
         .expect("[evaluation.blur_ordering]");
     let pairs = ordering["pairs"].as_integer().expect("pairs");
     assert!(pairs > 0 && pairs < 200, "{pairs} non-uniform pairs of 200");
-    for key in ["spearman_mean", "spearman_median", "spearman_min"] {
+    for key in [
+        "spearman_mean",
+        "spearman_median",
+        "spearman_min",
+        "image_means_spearman",
+    ] {
         let rho = ordering[key].as_float().expect(key);
         assert!((-1.0..=1.0).contains(&rho), "{key} {rho}");
     }
+    let error = ordering["mean_abs_error_px"].as_float().expect("error");
+    assert!(error.is_finite() && error > 0.0, "{error}");
     // One entry per DDRE site: the tiny net closes both levels on both sides.
     let sites = ordering["site_spearman_mean"]
         .as_table()

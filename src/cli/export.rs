@@ -85,6 +85,13 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         for site in &o.sites {
             tracing::info!("  site {}: mean ρ {:.3}", site.name, site.mean);
         }
+        tracing::info!(
+            "degree map on all {} pairs: ρ of image means {}, mean |degree − extent| {:.2} px",
+            val.len(),
+            o.across_images
+                .map_or_else(|| "undefined".to_string(), |r| format!("{r:.3}")),
+            o.mean_abs_error_px
+        );
     }
     let baseline = match &baseline_model {
         Some(base) => Some(compare_with(base, &each, &val, &device)?),
@@ -237,32 +244,39 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(o) = ordering {
         let min = o.each.iter().copied().fold(f64::INFINITY, f64::min);
-        card.evaluation.insert(
-            "blur_ordering".into(),
-            Value::Table(table(vec![
-                ("pairs", Value::Integer(o.each.len() as i64)),
-                ("spearman_mean", Value::Float(round(o.mean, 4))),
-                ("spearman_median", Value::Float(round(o.median, 4))),
-                ("spearman_min", Value::Float(round(min, 4))),
-                (
-                    "site_spearman_mean",
-                    Value::Table(
-                        o.sites
-                            .iter()
-                            .map(|st| (st.name.clone(), Value::Float(round(st.mean, 4))))
-                            .collect(),
-                    ),
+        let mut t = table(vec![
+            ("pairs", Value::Integer(o.each.len() as i64)),
+            ("spearman_mean", Value::Float(round(o.mean, 4))),
+            ("spearman_median", Value::Float(round(o.median, 4))),
+            ("spearman_min", Value::Float(round(min, 4))),
+            (
+                "site_spearman_mean",
+                Value::Table(
+                    o.sites
+                        .iter()
+                        .map(|st| (st.name.clone(), Value::Float(round(st.mean, 4))))
+                        .collect(),
                 ),
-                (
-                    "what",
-                    Value::String(
-                        "Spearman rank correlation of the router degree map with the true \
-                         extent map on validation pairs with non-uniform blur (models.md §5.6)"
-                            .into(),
-                    ),
+            ),
+            (
+                "mean_abs_error_px",
+                Value::Float(round(o.mean_abs_error_px, 3)),
+            ),
+            (
+                "what",
+                Value::String(
+                    "Spearman rank correlation of the router degree map with the true extent \
+                     map on validation pairs with non-uniform blur (models.md §5.6); \
+                     image_means_spearman and mean_abs_error_px over all validation pairs"
+                        .into(),
                 ),
-            ])),
-        );
+            ),
+        ]);
+        if let Some(r) = o.across_images {
+            t.insert("image_means_spearman".into(), Value::Float(round(r, 4)));
+        }
+        card.evaluation
+            .insert("blur_ordering".into(), Value::Table(t));
     }
     if !cfg.pde_schedule.is_empty() {
         let stages = cfg

@@ -23,6 +23,11 @@ pub struct Ordering {
     /// Mean ρ of each DDRE site's own degree map `d_s`, in `RouterMaps::sites` order: shows
     /// which sites rank blur and which the displayed mean inherits from.
     pub sites: Vec<SiteOrdering>,
+    /// Over all samples, uniform ones included: Spearman ρ of each image's mean degree with
+    /// its mean true extent (does the map rank whole images?).
+    pub across_images: Option<f64>,
+    /// Over all samples: mean |degree − true extent| in pixels.
+    pub mean_abs_error_px: f64,
 }
 
 /// The ordering of one DDRE site.
@@ -71,24 +76,17 @@ fn ranks(v: &[f32]) -> Vec<f64> {
     out
 }
 
-/// The §5.6 ordering of `net` on `samples`; `None` for a network without routers or when no
-/// sample is non-uniform.
+/// The §5.6 ordering of `net` on `samples` (with the whole-image statistics over all of them);
+/// `None` for a network without routers or when no sample is non-uniform.
 pub fn router_ordering(net: &Net, samples: &[Sample], device: &Device) -> Option<Ordering> {
     if !matches!(net, Net::DhNet(_)) {
         return None;
     }
     let mut each = Vec::new();
     let mut site_sums: Vec<(String, f64, usize)> = Vec::new();
+    let (mut image_degree, mut image_extent) = (Vec::new(), Vec::new());
+    let mut abs_error = 0.0f64;
     for s in samples {
-        let (lo, hi) = s
-            .extent_map
-            .iter()
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &e| {
-                (lo.min(e), hi.max(e))
-            });
-        if hi - lo < MIN_EXTENT_SPAN {
-            continue;
-        }
         let p = s.patch;
         let x = Tensor::<4>::from_data(TensorData::new(s.blurred.clone(), [1, 3, p, p]), device);
         let out = net.forward(
@@ -104,6 +102,26 @@ pub fn router_ordering(net: &Net, samples: &[Sample], device: &Device) -> Option
             .into_data()
             .try_to_vec::<f32>()
             .ok()?;
+        let n = degree.len().max(1) as f64;
+        let mean_of = |v: &[f32]| v.iter().map(|&x| f64::from(x)).sum::<f64>() / n;
+        image_degree.push(mean_of(&degree) as f32);
+        image_extent.push(mean_of(&s.extent_map) as f32);
+        abs_error += degree
+            .iter()
+            .zip(&s.extent_map)
+            .map(|(d, e)| f64::from((d - e).abs()))
+            .sum::<f64>()
+            / n;
+
+        let (lo, hi) = s
+            .extent_map
+            .iter()
+            .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &e| {
+                (lo.min(e), hi.max(e))
+            });
+        if hi - lo < MIN_EXTENT_SPAN {
+            continue;
+        }
         let Some(rho) = spearman(&degree, &s.extent_map) else {
             continue;
         };
@@ -148,6 +166,8 @@ pub fn router_ordering(net: &Net, samples: &[Sample], device: &Device) -> Option
         mean,
         median,
         sites,
+        across_images: spearman(&image_degree, &image_extent),
+        mean_abs_error_px: abs_error / samples.len().max(1) as f64,
     })
 }
 
