@@ -2,68 +2,12 @@
 
 use std::f64::consts::PI;
 
-use rand::RngExt;
-
 use super::*;
-use crate::imaging::color::linear_to_srgb;
+use crate::train::synth::test_util::{blur_srgb, textured_image};
 use crate::train::synth::{
-    blur_image_linear, defocus_kernel, gaussian_kernel, kernel_extent, linear_kernel,
-    linear_kernel_with, sample_rng, trajectory_kernel, trajectory_kernel_with_length, Kernel,
-    SampleRng, SampledKernel,
+    defocus_kernel, gaussian_kernel, kernel_extent, linear_kernel, linear_kernel_with, sample_rng,
+    trajectory_kernel, trajectory_kernel_with_length, SampleRng, SampledKernel,
 };
-
-/// Procedural planar sRGB photo: smooth colour gradients under a dead-leaves layer (opaque
-/// disks and squares, radius density ∝ 1/r³ on [2, 60] px, which gives the 1/f² power spectrum
-/// of natural images) plus ±3 % per-pixel fine texture.
-fn textured_image(w: usize, h: usize, seed: u64) -> Vec<f32> {
-    let mut rng = sample_rng(seed, 0x5EED);
-    let plane = w * h;
-    let mut img = vec![0.0f32; 3 * plane];
-    for (c, p) in img.chunks_exact_mut(plane).enumerate() {
-        for (i, v) in p.iter_mut().enumerate() {
-            let (fx, fy) = ((i % w) as f32 / w as f32, (i / w) as f32 / h as f32);
-            *v = 0.4 + 0.25 * (fx * (3.0 + c as f32) + fy * 2.0).sin();
-        }
-    }
-    let (lo, hi) = (2.0f32.powi(-2), 60.0f32.powi(-2));
-    for _ in 0..plane / 60 {
-        let r = (lo - rng.random::<f32>() * (lo - hi)).powf(-0.5);
-        let (cx, cy) = (
-            rng.random::<f32>() * w as f32,
-            rng.random::<f32>() * h as f32,
-        );
-        let colour: [f32; 3] = [rng.random(), rng.random(), rng.random()];
-        let disk = rng.random::<f32>() < 0.5;
-        let span = |c: f32, len: usize| {
-            ((c - r).floor().max(0.0) as usize)..((c + r).ceil().min(len as f32) as usize)
-        };
-        for y in span(cy, h) {
-            for x in span(cx, w) {
-                let (dx, dy) = (x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
-                if !disk || dx * dx + dy * dy <= r * r {
-                    for (c, &v) in colour.iter().enumerate() {
-                        img[c * plane + y * w + x] = v;
-                    }
-                }
-            }
-        }
-    }
-    for v in &mut img {
-        *v = (*v + 0.06 * (rng.random::<f32>() - 0.5)).clamp(0.0, 1.0);
-    }
-    img
-}
-
-/// Blurs an sRGB image the way light does: to linear light, convolve (synth's reflect-padded
-/// true convolution), back to sRGB, so the estimator's linearisation recovers exactly `k ∗ s`.
-fn blur_srgb(srgb: &[f32], w: usize, h: usize, k: &Kernel) -> Vec<f32> {
-    let lin: Vec<f32> = srgb.iter().map(|&v| srgb_to_linear(v)).collect();
-    blur_image_linear(&lin, w, h, k)
-        .expect("valid sizes")
-        .iter()
-        .map(|&v| linear_to_srgb(v.clamp(0.0, 1.0)))
-        .collect()
-}
 
 fn median(mut v: Vec<f32>) -> f32 {
     v.sort_by(f32::total_cmp);

@@ -599,3 +599,7 @@ impl DhNet {
 #[cfg(test)]
 #[path = "dhnet_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "dhnet_blur_tracking_tests.rs"]
+mod blur_tracking_tests;

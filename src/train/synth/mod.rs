@@ -52,4 +52,4 @@ pub use trajectory::{
 #[cfg(test)]
 mod sample_tests;
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;
