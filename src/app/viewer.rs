@@ -217,9 +217,14 @@ pub fn show(ui: &mut egui::Ui, input: &ViewerInput, vp: &mut Viewport, split: &m
                 let before_painter = painter.with_clip_rect(left);
                 paint_texture(&before_painter, input.before, &t, Color32::WHITE);
                 let after_painter = painter.with_clip_rect(right);
-                paint_texture(&after_painter, input.before, &t, Color32::WHITE);
-                if let Some(after) = input.after {
-                    paint_texture(&after_painter, after, &t, alpha_tint(input.after_alpha));
+                paint_layers(
+                    &after_painter,
+                    input.before,
+                    input.after,
+                    input.after_alpha,
+                    &t,
+                );
+                if input.after.is_some() {
                     panes_out.push((left, t, false));
                     panes_out.push((right, t, true));
                     draw_divider(&painter, divider_x, *pane);
@@ -231,10 +236,8 @@ pub fn show(ui: &mut egui::Ui, input: &ViewerInput, vp: &mut Viewport, split: &m
             }
             ViewMode::SideBySide => {
                 let is_after = i == 1;
-                paint_texture(&painter, input.before, &t, Color32::WHITE);
-                if let (true, Some(after)) = (is_after, input.after) {
-                    paint_texture(&painter, after, &t, alpha_tint(input.after_alpha));
-                }
+                let after = input.after.filter(|_| is_after);
+                paint_layers(&painter, input.before, after, input.after_alpha, &t);
                 panes_out.push((*pane, t, is_after));
                 let text = if is_after { "After" } else { "Before" };
                 if is_after {
@@ -244,11 +247,9 @@ pub fn show(ui: &mut egui::Ui, input: &ViewerInput, vp: &mut Viewport, split: &m
                 }
             }
             ViewMode::Toggle => {
-                paint_texture(&painter, input.before, &t, Color32::WHITE);
                 let show_after = input.show_after && input.after.is_some();
-                if let (true, Some(after)) = (show_after, input.after) {
-                    paint_texture(&painter, after, &t, alpha_tint(input.after_alpha));
-                }
+                let after = input.after.filter(|_| show_after);
+                paint_layers(&painter, input.before, after, input.after_alpha, &t);
                 panes_out.push((*pane, t, show_after));
                 let text = if show_after {
                     "After (space: before)"
@@ -268,6 +269,25 @@ pub fn show(ui: &mut egui::Ui, input: &ViewerInput, vp: &mut Viewport, split: &m
         panes: panes_out,
         hovered_image_pos: hovered,
         response,
+    }
+}
+
+/// The before image with the after image blended over it at `after_alpha`. An opaque after
+/// image (the textures carry no alpha) hides the before one, which is then not drawn: on a
+/// software renderer every layer costs its full share of the frame.
+fn paint_layers(
+    painter: &egui::Painter,
+    before: &TiledTexture,
+    after: Option<&TiledTexture>,
+    after_alpha: f32,
+    t: &Transform,
+) {
+    let tint = alpha_tint(after_alpha);
+    if after.is_none() || tint.a() < 255 {
+        paint_texture(painter, before, t, Color32::WHITE);
+    }
+    if let Some(after) = after {
+        paint_texture(painter, after, t, tint);
     }
 }
 
@@ -324,6 +344,7 @@ fn label(painter: &egui::Painter, corner: Pos2, text: &str, right_aligned: bool)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use egui::ColorImage;
 
     fn view() -> Rect {
         Rect::from_min_size(Pos2::new(10.0, 20.0), Vec2::new(800.0, 600.0))
@@ -380,5 +401,43 @@ mod tests {
         vp.pan(Vec2::new(30.0, -10.0));
         let s1 = vp.transform(view(), 1.0).to_screen(p);
         assert!(((s1 - s0) - Vec2::new(30.0, -10.0)).length() < 1e-4);
+    }
+
+    /// Texture ids drawn by `paint_layers` at `alpha`, in drawing order.
+    fn layers_drawn(alpha: f32) -> (Vec<egui::TextureId>, [egui::TextureId; 2]) {
+        use super::super::textures::{ChunkImage, TiledTexture};
+        let ctx = egui::Context::default();
+        let texture = |name: &str| {
+            let image = ColorImage::new([4, 4], vec![Color32::GRAY; 16]);
+            TiledTexture::upload(&ctx, name, 4, 4, vec![ChunkImage { x: 0, y: 0, image }])
+        };
+        let (before, after) = (texture("before"), texture("after"));
+        let ids = [before.chunks[0].1.id(), after.chunks[0].1.id()];
+        let t = Transform {
+            origin: Pos2::ZERO,
+            zoom: 10.0,
+        };
+        let out = ctx.run_ui(egui::RawInput::default(), |ui| {
+            paint_layers(ui.painter(), &before, Some(&after), alpha, &t);
+        });
+        let drawn = out
+            .shapes
+            .iter()
+            .filter_map(|c| match &c.shape {
+                egui::Shape::Mesh(m) => Some(m.texture_id),
+                _ => None,
+            })
+            .collect();
+        (drawn, ids)
+    }
+
+    #[test]
+    fn an_opaque_after_image_hides_the_before_one_undrawn() {
+        let (drawn, [before, after]) = layers_drawn(1.0);
+        assert_eq!(drawn, [after]);
+        let (drawn, _) = layers_drawn(0.5);
+        assert_eq!(drawn.len(), 2);
+        assert_ne!(drawn[0], drawn[1]);
+        assert!(drawn.contains(&before));
     }
 }
