@@ -52,6 +52,9 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
         renderer: eframe::Renderer::Wgpu,
         wgpu_options: wgpu_configuration(),
         persist_window: options.screenshot.is_none(),
+        // Photos are shown as they are: no noise on interpolated pixels, and on a software
+        // renderer one shader step less per pixel.
+        dithering: false,
         ..Default::default()
     };
     let choice = options.device;
