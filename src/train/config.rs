@@ -169,11 +169,7 @@ impl TrainConfig {
                 } else {
                     String::new()
                 };
-                format!(
-                    "{} (weight {:?}{from})",
-                    format!("{:?}", t.kind).to_lowercase(),
-                    t.weight
-                )
+                format!("{} (weight {:?}{from})", t.kind.name(), t.weight)
             })
             .collect::<Vec<_>>()
             .join(" + ")
@@ -238,7 +234,7 @@ impl TrainConfig {
             return Err("loss weights must be finite and not negative".into());
         }
         if self.architecture != Architecture::Dhnet
-            && self.losses.iter().any(|t| t.kind == LossKind::Degree)
+            && self.losses.iter().any(|t| t.kind.on_degree())
         {
             return Err(
                 "the degree loss needs a network with routers (architecture = \"dhnet\")".into(),

@@ -180,3 +180,36 @@ fn a_term_counts_from_its_first_iteration() {
     assert!(t.active_at(0));
     assert!(!toml::to_string(&t).expect("toml").contains("from"));
 }
+
+#[test]
+fn degree_contrast_sees_only_the_layout_within_each_image() {
+    let device = cpu();
+    let map = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [2, 1, 1, 2]), &device);
+    // Image 0: truth 4 | 12, map 10 | 14: centred −4 | 4 vs −2 | 2, error 2 px.
+    // Image 1: truth 6 | 6, map 20 | 20: centred 0 | 0 both, error 0 (the level is not its job).
+    let e = map(vec![4.0, 12.0, 6.0, 6.0]);
+    let d = map(vec![10.0, 14.0, 20.0, 20.0]);
+    let got = scalar(degree_contrast_loss(d.clone(), e.clone()));
+    assert!((got - 1.0 / DEGREE_SCALE_PX).abs() < 1e-6, "{got}");
+    // Shifting one image's whole map changes nothing.
+    let shifted = d + map(vec![0.0, 0.0, 7.0, 7.0]);
+    assert!((scalar(degree_contrast_loss(shifted, e)) - got).abs() < 1e-6);
+}
+
+#[test]
+fn loss_kinds_read_by_their_recipe_names() {
+    for kind in [
+        LossKind::Psnr,
+        LossKind::L1,
+        LossKind::Charbonnier,
+        LossKind::Edge,
+        LossKind::Frequency,
+        LossKind::Degree,
+        LossKind::DegreeContrast,
+    ] {
+        let t: LossTerm =
+            toml::from_str(&format!("kind = \"{}\"\nweight = 1.0", kind.name())).expect("term");
+        assert_eq!(t.kind, kind);
+        assert_eq!(kind.on_degree(), !kind.on_image());
+    }
+}

@@ -13,7 +13,7 @@ use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::tensor::Tensor;
 use rayon::prelude::*;
 
-use super::loss::{degree_loss, total_loss, LossKind, LossTerm};
+use super::loss::{degree_contrast_loss, degree_loss, total_loss, LossKind, LossTerm};
 use crate::nets::model::Restore;
 use crate::nets::nafnet::PdeRun;
 use crate::nets::pde::PdeStats;
@@ -126,10 +126,7 @@ fn shard_step<M: Module + Restore>(
     pde: PdeRun,
     scale: f64,
 ) -> anyhow::Result<StepResult> {
-    let degree_terms: Vec<&LossTerm> = terms
-        .iter()
-        .filter(|t| t.kind == LossKind::Degree)
-        .collect();
+    let degree_terms: Vec<&LossTerm> = terms.iter().filter(|t| t.kind.on_degree()).collect();
     let out = model.restore_for_training(batch.blur, pde, !degree_terms.is_empty());
     let stats = out.pde;
     let outputs = out.images.len() as f64;
@@ -147,9 +144,13 @@ fn shard_step<M: Module + Restore>(
         let extent = batch
             .extent
             .ok_or_else(|| anyhow::anyhow!("the degree loss needs the true extent maps"))?;
-        let d = degree_loss(degree, extent);
         for t in degree_terms {
-            loss = loss + d.clone() * t.weight;
+            let (d, e) = (degree.clone(), extent.clone());
+            let term = match t.kind {
+                LossKind::DegreeContrast => degree_contrast_loss(d, e),
+                _ => degree_loss(d, e),
+            };
+            loss = loss + term * t.weight;
         }
     }
     let loss = loss * scale;

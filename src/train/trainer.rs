@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use super::checkpoint::{self, CheckpointState};
 use super::config::TrainConfig;
 use super::data::{list_photos, load_photos, split};
-use super::loss::{LossKind, LossTerm};
+use super::loss::LossTerm;
 use super::metrics::{psnr, ssim};
 use super::step::{loss_and_grads, Batch, StepResult};
 use super::synth::{check_inputs, make_sample, Photo, Sample, SynthConfig};
@@ -347,7 +347,7 @@ fn train_loop<M: Module + Restore>(
             .filter(|t| t.active_at(state.iter))
             .copied()
             .collect();
-        let wants_extent = active.iter().any(|t| t.kind == LossKind::Degree);
+        let wants_extent = active.iter().any(|t| t.kind.on_degree());
         let batch = to_batch(&samples, stage.crop, wants_extent, device);
         let step_start = Instant::now();
         data_secs += (step_start - data_start).as_secs_f64();
