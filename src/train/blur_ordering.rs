@@ -207,4 +207,47 @@ mod tests {
         assert!((rho - cov / (va * vb).sqrt()).abs() < 1e-12, "{rho}");
         assert!((rho - 0.8721).abs() < 1e-4, "{rho}");
     }
+
+    /// models.md §5.6 guarded on the shipped `dhnet-s`, on samples the training generator
+    /// draws from procedural photos (no photo collection needed).
+    #[test]
+    #[ignore = "needs models/dhnet-s, which ships when its training finishes (train/STATUS.md)"]
+    fn the_shipped_dhnet_orders_blur() {
+        use crate::nets::registry::load_model;
+        use crate::train::synth::test_util::textured_image;
+        use crate::train::synth::{make_sample, Photo, SynthConfig};
+
+        let card = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/dhnet-s.toml");
+        let device = Device::flex();
+        let model = load_model(&card.to_string_lossy(), &device).expect("shipped dhnet-s");
+        let photos: Vec<Photo> = (0..4)
+            .map(|seed| {
+                let (w, h) = (512, 512);
+                let planes = textured_image(w, h, 100 + seed);
+                let rgb = (0..w * h)
+                    .flat_map(|i| (0..3).map(move |c| (c, i)))
+                    .map(|(c, i)| (planes[c * w * h + i] * 255.0).round() as u8)
+                    .collect();
+                Photo::new(w as u32, h as u32, rgb).expect("a photo")
+            })
+            .collect();
+        let cfg = SynthConfig::new(256);
+        let samples: Vec<Sample> = (0..48).map(|i| make_sample(&photos, &cfg, 5, i)).collect();
+        let o = router_ordering(&model.net, &samples, &device).expect("non-uniform samples");
+        eprintln!(
+            "{} non-uniform: per-pixel ρ mean {:.3}, median {:.3}; image means ρ {:?}, \
+             error {:.2} px",
+            o.each.len(),
+            o.mean,
+            o.median,
+            o.across_images,
+            o.mean_abs_error_px
+        );
+        assert!(o.mean > 0.0, "per-pixel ρ {}", o.mean);
+        assert!(
+            o.across_images.unwrap_or(-1.0) > 0.5,
+            "{:?}",
+            o.across_images
+        );
+    }
 }
