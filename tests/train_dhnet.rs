@@ -25,14 +25,34 @@ fn recipe(sharp: &std::path::Path, out: &std::path::Path) -> TrainConfig {
     cfg
 }
 
+/// The shipped recipe on a temporary photo folder, writing into `dir/run`.
+fn fresh_recipe(dir: &std::path::Path) -> TrainConfig {
+    let sharp = dir.join("sharp");
+    std::fs::create_dir_all(&sharp).expect("mkdir");
+    common::write_training_photos(&sharp, 12);
+    recipe(&sharp, &dir.join("run"))
+}
+
+fn options(resume: bool) -> TrainOptions {
+    TrainOptions {
+        resume,
+        stop_at: None,
+        continue_from: None,
+        shards: 2,
+    }
+}
+
+/// The last checkpoint's iteration.
+fn last_checkpoint(cfg: &TrainConfig) -> Option<u64> {
+    let ckpts = deblur::train::checkpoint::list(&cfg.run.out_dir.join("checkpoints"));
+    ckpts.last().map(|c| c.0)
+}
+
 #[test]
 fn dhnet_recipe_trains_a_few_iterations() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sharp = dir.path().join("sharp");
-    std::fs::create_dir_all(&sharp).expect("mkdir");
-    common::write_training_photos(&sharp, 12);
-    let out = dir.path().join("run");
-    let cfg = recipe(&sharp, &out);
+    let cfg = fresh_recipe(dir.path());
+    let out = cfg.run.out_dir.clone();
     assert_eq!(cfg.architecture, Architecture::Dhnet);
     let kinds: Vec<LossKind> = cfg.loss_terms().iter().map(|t| t.kind).collect();
     assert_eq!(
@@ -41,59 +61,36 @@ fn dhnet_recipe_trains_a_few_iterations() {
             LossKind::Charbonnier,
             LossKind::Edge,
             LossKind::Frequency,
-            LossKind::Degree
+            LossKind::Degree,
+            LossKind::DegreeContrast
         ]
     );
-    let opts = TrainOptions {
-        resume: false,
-        stop_at: None,
-        continue_from: None,
-        shards: 2,
-    };
-    train(&cfg, Device::flex(), &opts).expect("three iterations run");
-    let ckpts = deblur::train::checkpoint::list(&out.join("checkpoints"));
-    assert_eq!(ckpts.last().map(|c| c.0), Some(3));
+    train(&cfg, Device::flex(), &options(false)).expect("three iterations run");
+    assert_eq!(last_checkpoint(&cfg), Some(3));
     let val = std::fs::read_to_string(out.join("val_log.csv")).expect("validation log");
     assert!(val.lines().any(|l| l.starts_with("3,")), "{val}");
     // A resumed run finds the finished checkpoint and has nothing left to do.
-    let resume = TrainOptions {
-        resume: true,
-        stop_at: None,
-        continue_from: None,
-        shards: 2,
-    };
-    train(&cfg, Device::flex(), &resume).expect("resume");
+    train(&cfg, Device::flex(), &options(true)).expect("resume");
 }
 
-/// With the degree term active from iteration 1, the steps after it carry the true extent maps
-/// through both shards (a missing map or router output would stop the run with an error).
+/// With the degree terms active from iteration 1, the steps after it carry the true extent
+/// maps through both shards (a missing map or router output would stop the run with an error).
 #[test]
-fn the_degree_term_joins_at_its_iteration() {
+fn the_degree_terms_join_at_their_iteration() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let sharp = dir.path().join("sharp");
-    std::fs::create_dir_all(&sharp).expect("mkdir");
-    common::write_training_photos(&sharp, 12);
-    let out = dir.path().join("run");
-    let mut cfg = recipe(&sharp, &out);
+    let mut cfg = fresh_recipe(dir.path());
     for t in &mut cfg.losses {
-        if t.kind == LossKind::Degree {
+        if t.kind.on_degree() {
             t.from = 1;
         }
     }
     let summary = cfg.loss_summary();
-    assert!(
-        summary.contains("degree (weight 0.02, from iteration 1)"),
-        "{summary}"
-    );
-    let opts = TrainOptions {
-        resume: false,
-        stop_at: None,
-        continue_from: None,
-        shards: 2,
-    };
-    train(&cfg, Device::flex(), &opts).expect("three iterations run");
-    let ckpts = deblur::train::checkpoint::list(&out.join("checkpoints"));
-    assert_eq!(ckpts.last().map(|c| c.0), Some(3));
+    for name in ["degree", "degree_contrast"] {
+        let want = format!(" {name} (weight 0.02, from iteration 1)");
+        assert!(summary.contains(&want), "{summary}");
+    }
+    train(&cfg, Device::flex(), &options(false)).expect("three iterations run");
+    assert_eq!(last_checkpoint(&cfg), Some(3));
 }
 
 /// The degree term needs routers: a NAFNet recipe naming it is refused.
