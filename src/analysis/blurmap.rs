@@ -3,8 +3,9 @@
 //! Two sources, and the map always says which one it came from:
 //! * **Routers** (DHNet, models.md §5.5): the expected receptive field the routers chose,
 //!   `mean_s 2^l · Σ_k w̄_{s,k} · k`, stitched across tiles by the engine with the image's
-//!   ramps ([`crate::engine::deblur_planes_with_map`]). Nominal: which experts the network
-//!   used, not a calibrated blur length.
+//!   ramps ([`crate::engine::deblur_planes_with_map`]). By itself nominal: which experts the
+//!   network used. A recipe with the degree terms (`src/train/loss.rs`, as `dhnet-s`'s) trains
+//!   it toward the true blur extent, so that it reads roughly in pixels of blur.
 //! * **PSF** (any model, §8): the extent (√12 · RMS radius) of each region's kernel estimated
 //!   from the photo and its restoration, interpolated between region centres. It needs no
 //!   routers and no trained weights to be meaningful, only a restoration better than the
