@@ -25,8 +25,9 @@ fn mean_over(map: &[f32], w: usize, h: usize, xs: std::ops::Range<usize>) -> f32
     (sum / n.max(1) as f64) as f32
 }
 
-/// Provisional weights (iteration 6,700, 670 iterations into the degree term): strong 15.3 px,
-/// light 12.5 px. The margin is to be set from the finished model, which then ships.
+/// Provisional weights: 15.3 vs 12.5 px at 6,700 iterations (degree term only), 17.8 vs 10.2
+/// and 18.5 vs 10.2 px at 9,500 (both degree terms). The margin is to be set from the finished
+/// model, which then ships.
 #[test]
 #[ignore = "needs models/dhnet-s, which ships when its training finishes (train/STATUS.md)"]
 fn the_degree_map_is_higher_where_the_blur_is_stronger() {
