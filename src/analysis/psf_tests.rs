@@ -460,18 +460,11 @@ fn small_and_odd_images_work() {
 /// Asserted: the bar for every length, and refinement above the quotient over all lengths.
 #[test]
 fn a_real_deblur_recovers_camera_shake_kernels() {
-    use crate::engine::{deblur_planes, NetRunner, Planes, TileSettings};
-    use crate::nets::registry::load_model;
+    use crate::engine::test_util::shipped_runner;
+    use crate::engine::{deblur_planes, Planes, TileSettings};
     use std::sync::atomic::AtomicBool;
 
-    let card = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/nafnet-s.toml");
-    let device = burn::tensor::Device::flex();
-    let model = load_model(&card.to_string_lossy(), &device).expect("shipped nafnet-s");
-    let runner = NetRunner {
-        net: model.net,
-        device,
-        pde: model.card.inference.pde_run(),
-    };
+    let runner = shipped_runner("nafnet-s");
     let (w, h) = (512, 512);
     let sharp = textured_image(w, h, 11);
     let mut rng = sample_rng(12, 0);

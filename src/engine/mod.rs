@@ -5,6 +5,8 @@ pub mod device;
 pub mod job;
 pub mod prepare;
 pub mod runner;
+#[cfg(test)]
+pub(crate) mod test_util;
 
 pub use device::{select_device, ComputeDevice, DeviceChoice};
 pub use job::{restore_photo, restore_photo_with_map};

@@ -4,8 +4,8 @@
 
 use std::sync::atomic::AtomicBool;
 
-use crate::engine::{deblur_planes_with_map, NetRunner, Planes, TileSettings};
-use crate::nets::registry::load_model;
+use crate::engine::test_util::shipped_runner;
+use crate::engine::{deblur_planes_with_map, Planes, TileSettings};
 use crate::train::synth::linear_kernel_with;
 use crate::train::synth::test_util::{blur_srgb, textured_image};
 
@@ -31,14 +31,7 @@ fn mean_over(map: &[f32], w: usize, h: usize, xs: std::ops::Range<usize>) -> f32
 #[test]
 #[ignore = "needs models/dhnet-s, which ships when its training finishes (train/STATUS.md)"]
 fn the_degree_map_is_higher_where_the_blur_is_stronger() {
-    let card = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/dhnet-s.toml");
-    let device = burn::tensor::Device::flex();
-    let model = load_model(&card.to_string_lossy(), &device).expect("shipped dhnet-s");
-    let runner = NetRunner {
-        net: model.net,
-        device,
-        pde: model.card.inference.pde_run(),
-    };
+    let runner = shipped_runner("dhnet-s");
     let (w, h) = (384, 256);
     let sharp = textured_image(w, h, 21);
     let strong = blur_srgb(&sharp, w, h, &linear_kernel_with(25.0, 0.4).kernel);

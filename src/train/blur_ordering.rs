@@ -213,13 +213,11 @@ mod tests {
     #[test]
     #[ignore = "needs models/dhnet-s, which ships when its training finishes (train/STATUS.md)"]
     fn the_shipped_dhnet_orders_blur() {
-        use crate::nets::registry::load_model;
+        use crate::engine::test_util::shipped_runner;
         use crate::train::synth::test_util::textured_image;
         use crate::train::synth::{make_sample, Photo, SynthConfig};
 
-        let card = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/dhnet-s.toml");
-        let device = Device::flex();
-        let model = load_model(&card.to_string_lossy(), &device).expect("shipped dhnet-s");
+        let runner = shipped_runner("dhnet-s");
         let photos: Vec<Photo> = (0..4)
             .map(|seed| {
                 let (w, h) = (512, 512);
@@ -233,7 +231,8 @@ mod tests {
             .collect();
         let cfg = SynthConfig::new(256);
         let samples: Vec<Sample> = (0..48).map(|i| make_sample(&photos, &cfg, 5, i)).collect();
-        let o = router_ordering(&model.net, &samples, &device).expect("non-uniform samples");
+        let o =
+            router_ordering(&runner.net, &samples, &runner.device).expect("non-uniform samples");
         eprintln!(
             "{} non-uniform: per-pixel ρ mean {:.3}, median {:.3}; image means ρ {:?}, \
              error {:.2} px",
