@@ -3,6 +3,7 @@
 
 use egui::{Align2, Color32, ColorImage, FontId, Pos2, Rect, Stroke, Vec2};
 
+use super::photo_gpu::PhotoPainter;
 use super::state::BlurMapView;
 use super::textures::{ChunkImage, TiledTexture, CHUNK};
 use super::viewer::{paint_texture, Transform};
@@ -64,9 +65,21 @@ pub fn upload(ctx: &egui::Context, images: MapImages) -> BlurMapView {
 }
 
 /// Paints the map over one pane at `opacity`.
-pub fn paint_overlay(painter: &egui::Painter, view: &BlurMapView, t: &Transform, opacity: f32) {
+pub fn paint_overlay(
+    painter: &egui::Painter,
+    photos: &PhotoPainter,
+    view: &BlurMapView,
+    t: &Transform,
+    opacity: f32,
+) {
     let alpha = (opacity.clamp(0.0, 1.0) * 255.0).round() as u8;
-    paint_texture(painter, &view.texture, t, Color32::from_white_alpha(alpha));
+    paint_texture(
+        painter,
+        photos,
+        &view.texture,
+        t,
+        Color32::from_white_alpha(alpha),
+    );
 }
 
 /// The value under an image point, if it lies on the map.

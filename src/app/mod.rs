@@ -5,6 +5,7 @@ pub mod batch;
 pub mod blurmap_view;
 pub mod jobs;
 pub mod kernels;
+pub mod photo_gpu;
 pub mod state;
 pub mod studio;
 pub mod textures;

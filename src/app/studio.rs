@@ -12,6 +12,7 @@ use super::batch::{BatchPanel, FileState};
 use super::blurmap_view;
 use super::jobs::{Jobs, Msg, Pick};
 use super::kernels;
+use super::photo_gpu::PhotoPainter;
 use super::state::{Document, Progress, Restored, SaveDepth, Settings, ViewMode};
 use super::textures::TiledTexture;
 use super::theme;
@@ -66,6 +67,8 @@ pub struct DeblurApp {
     pub doc: Option<Document>,
     next_id: u64,
     pub viewport: Viewport,
+    /// Draws the photo textures (our own pipeline on wgpu: egui's is slow on llvmpipe).
+    photos: PhotoPainter,
     pub show_after: bool,
     pub notices: Vec<Notice>,
     pub batch: BatchPanel,
@@ -112,6 +115,7 @@ impl DeblurApp {
             doc: None,
             next_id: 1,
             viewport: Viewport::default(),
+            photos: PhotoPainter::new(cc.wgpu_render_state.as_ref()),
             show_after: true,
             notices: Vec::new(),
             batch: BatchPanel::default(),
@@ -1074,6 +1078,7 @@ impl DeblurApp {
             return;
         };
         let input = ViewerInput {
+            photos: &self.photos,
             before,
             after: doc.after.as_ref(),
             after_alpha: if doc.progress.is_some() {
@@ -1091,7 +1096,13 @@ impl DeblurApp {
         if let (true, Some(map)) = (self.settings.show_blur_map, map) {
             for (clip, t, _) in &panes.panes {
                 let painter = ui.painter_at(*clip);
-                blurmap_view::paint_overlay(&painter, map, t, self.settings.blur_map_opacity);
+                blurmap_view::paint_overlay(
+                    &painter,
+                    &self.photos,
+                    map,
+                    t,
+                    self.settings.blur_map_opacity,
+                );
             }
             let hovered = panes
                 .hovered_image_pos

@@ -2,6 +2,7 @@
 
 use egui::{Color32, Pos2, Rect, Sense, Stroke, Vec2};
 
+use super::photo_gpu::PhotoPainter;
 use super::state::ViewMode;
 use super::textures::TiledTexture;
 
@@ -106,18 +107,21 @@ impl Viewport {
 }
 
 /// Draws a tiled texture with `tint` (white = as is; alpha blends over what is below).
-pub fn paint_texture(painter: &egui::Painter, tex: &TiledTexture, t: &Transform, tint: Color32) {
-    let uv = Rect::from_min_max(Pos2::ZERO, Pos2::new(1.0, 1.0));
+pub fn paint_texture(
+    painter: &egui::Painter,
+    photos: &PhotoPainter,
+    tex: &TiledTexture,
+    t: &Transform,
+    tint: Color32,
+) {
     for (rect, handle) in &tex.chunks {
-        let screen = t.rect_to_screen(*rect);
-        if painter.clip_rect().intersects(screen) {
-            painter.image(handle.id(), screen, uv, tint);
-        }
+        photos.image(painter, handle, t.rect_to_screen(*rect), tint);
     }
 }
 
 /// What the viewer needs to draw one frame.
 pub struct ViewerInput<'a> {
+    pub photos: &'a PhotoPainter,
     pub before: &'a TiledTexture,
     /// The after image (complete or being filled tile by tile).
     pub after: Option<&'a TiledTexture>,
@@ -215,15 +219,15 @@ pub fn show(ui: &mut egui::Ui, input: &ViewerInput, vp: &mut Viewport, split: &m
                 let left = Rect::from_min_max(pane.min, Pos2::new(divider_x, pane.max.y));
                 let right = Rect::from_min_max(Pos2::new(divider_x, pane.min.y), pane.max);
                 let before_painter = painter.with_clip_rect(left);
-                paint_texture(&before_painter, input.before, &t, Color32::WHITE);
-                let after_painter = painter.with_clip_rect(right);
-                paint_layers(
-                    &after_painter,
+                paint_texture(
+                    &before_painter,
+                    input.photos,
                     input.before,
-                    input.after,
-                    input.after_alpha,
                     &t,
+                    Color32::WHITE,
                 );
+                let after_painter = painter.with_clip_rect(right);
+                paint_layers(&after_painter, input, input.after, &t);
                 if input.after.is_some() {
                     panes_out.push((left, t, false));
                     panes_out.push((right, t, true));
@@ -237,7 +241,7 @@ pub fn show(ui: &mut egui::Ui, input: &ViewerInput, vp: &mut Viewport, split: &m
             ViewMode::SideBySide => {
                 let is_after = i == 1;
                 let after = input.after.filter(|_| is_after);
-                paint_layers(&painter, input.before, after, input.after_alpha, &t);
+                paint_layers(&painter, input, after, &t);
                 panes_out.push((*pane, t, is_after));
                 let text = if is_after { "After" } else { "Before" };
                 if is_after {
@@ -249,7 +253,7 @@ pub fn show(ui: &mut egui::Ui, input: &ViewerInput, vp: &mut Viewport, split: &m
             ViewMode::Toggle => {
                 let show_after = input.show_after && input.after.is_some();
                 let after = input.after.filter(|_| show_after);
-                paint_layers(&painter, input.before, after, input.after_alpha, &t);
+                paint_layers(&painter, input, after, &t);
                 panes_out.push((*pane, t, show_after));
                 let text = if show_after {
                     "After (space: before)"
@@ -277,17 +281,16 @@ pub fn show(ui: &mut egui::Ui, input: &ViewerInput, vp: &mut Viewport, split: &m
 /// software renderer every layer costs its full share of the frame.
 fn paint_layers(
     painter: &egui::Painter,
-    before: &TiledTexture,
+    input: &ViewerInput<'_>,
     after: Option<&TiledTexture>,
-    after_alpha: f32,
     t: &Transform,
 ) {
-    let tint = alpha_tint(after_alpha);
+    let tint = alpha_tint(input.after_alpha);
     if after.is_none() || tint.a() < 255 {
-        paint_texture(painter, before, t, Color32::WHITE);
+        paint_texture(painter, input.photos, input.before, t, Color32::WHITE);
     }
     if let Some(after) = after {
-        paint_texture(painter, after, t, tint);
+        paint_texture(painter, input.photos, after, t, tint);
     }
 }
 
@@ -418,7 +421,15 @@ mod tests {
             zoom: 10.0,
         };
         let out = ctx.run_ui(egui::RawInput::default(), |ui| {
-            paint_layers(ui.painter(), &before, Some(&after), alpha, &t);
+            let input = ViewerInput {
+                photos: &PhotoPainter::default(),
+                before: &before,
+                after: Some(&after),
+                after_alpha: alpha,
+                mode: ViewMode::Split,
+                show_after: true,
+            };
+            paint_layers(ui.painter(), &input, input.after, &t);
         });
         let drawn = out
             .shapes
