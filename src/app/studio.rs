@@ -909,8 +909,9 @@ impl DeblurApp {
             })
             .response
             .on_hover_text(
-                "The routers' blur degree (expected receptive field), or how much weight the \
-                 routers gave one expert, from small kernels (sharp regions) to large ones \
+                "The routers' blur degree (expected receptive field; models trained with the \
+                 degree terms, as dhnet-s, read roughly in pixels of blur), or how much weight \
+                 the routers gave one expert, from small kernels (sharp regions) to large ones \
                  (strong blur)",
             );
     }

@@ -3,6 +3,7 @@
 pub mod batch;
 pub mod device;
 pub mod job;
+pub mod map_leveling;
 pub mod prepare;
 pub mod runner;
 #[cfg(test)]

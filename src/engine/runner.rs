@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use burn::tensor::{Device, Tensor, TensorData};
 
+use super::map_leveling::SeamLeveler;
 use super::EngineError;
 use crate::imaging::tiles::{extract, Blender, Tile, TileGrid};
 use crate::imaging::Photo;
@@ -247,6 +248,8 @@ fn deblur_tiles(
     };
     let map_planes = 1 + kernels.len();
     let mut map_blender = want_map.then(|| Blender::new(&grid, map_planes));
+    // Joins the tiles' degree maps without seams (map_leveling.rs).
+    let mut leveler = want_map.then(|| SeamLeveler::new(&grid));
     let start = Instant::now();
     for (done, &i) in order.iter().enumerate() {
         if cancel.load(Ordering::Relaxed) {
@@ -269,7 +272,12 @@ fn deblur_tiles(
         }
         blender.add(tile, &output);
         match (&map, map_blender.as_mut()) {
-            (Some(m), Some(b)) if m.len() == map_planes * tile.w * tile.h => b.add(tile, m),
+            (Some(m), Some(b)) if m.len() == map_planes * tile.w * tile.h => {
+                b.add(tile, m);
+                if let Some(l) = leveler.as_mut() {
+                    l.add(tile, &m[..tile.w * tile.h]);
+                }
+            }
             _ => map_blender = None,
         }
         on_tile(&TileEvent {
@@ -300,7 +308,14 @@ fn deblur_tiles(
     // The blender exists only if every tile gave all `map_planes` planes: degree first.
     let (blur_map, expert_maps) = match map_blender {
         Some(b) => {
-            let mut degree = crop(b.finish(), map_planes, false);
+            let mut planes = b.finish();
+            // The degree plane comes first.
+            if let Some(l) = &leveler {
+                for (v, c) in planes.iter_mut().zip(l.correction(&grid)) {
+                    *v += c;
+                }
+            }
+            let mut degree = crop(planes, map_planes, false);
             let plane = w0 * h0;
             let experts = degree.split_off(plane);
             let experts = kernels
@@ -452,5 +467,101 @@ mod tests {
             overlap: 40,
         };
         assert!(s.validate().is_err());
+    }
+
+    /// A model whose degree map is one value per tile, from the whole tile's mean (as a
+    /// network with global pooling gives).
+    struct PooledMap;
+    impl TileModel for PooledMap {
+        fn process(&self, t: &[f32], _: usize, _: usize) -> Result<Vec<f32>, EngineError> {
+            Ok(t.to_vec())
+        }
+        fn process_with_map(
+            &self,
+            t: &[f32],
+            w: usize,
+            h: usize,
+        ) -> Result<(Vec<f32>, Option<Vec<f32>>), EngineError> {
+            let red = &t[..w * h];
+            let level = 40.0 * red.iter().sum::<f32>() / red.len() as f32;
+            Ok((t.to_vec(), Some(vec![level; w * h])))
+        }
+    }
+
+    #[test]
+    fn tile_levels_are_kept_at_tile_centres_and_interpolated_between() {
+        let (w, h) = (300, 200);
+        let mut img = vec![0.2f32; 3 * w * h];
+        for y in 0..h {
+            for x in 0..w {
+                img[y * w + x] = 0.5 + 0.4 * ((x as f32 / 37.0).sin() * (y as f32 / 23.0).cos());
+            }
+        }
+        let settings = TileSettings {
+            tile: 96,
+            overlap: 32,
+        };
+        let mut tiles = Vec::new();
+        let restored = deblur_planes_with_map(
+            &PooledMap,
+            Planes {
+                rgb: &img,
+                width: w,
+                height: h,
+            },
+            settings,
+            None,
+            &AtomicBool::new(false),
+            &mut |e| tiles.push((e.tile.clone(), e.blur_map.expect("a map")[0])),
+        )
+        .expect("runs");
+        let map = restored.blur_map.expect("a map");
+        let levels: Vec<f32> = tiles.iter().map(|(_, l)| *l).collect();
+        let spread = levels.iter().cloned().fold(f32::MIN, f32::max)
+            - levels.iter().cloned().fold(f32::MAX, f32::min);
+        assert!(spread > 3.0, "the setup has levels to join: {levels:?}");
+        // Each tile's value holds at its centre.
+        for (t, l) in &tiles {
+            let (cx, cy) = (t.x + t.w / 2, t.y + t.h / 2);
+            let v = map[cy * w + cx];
+            assert!(
+                (v - l).abs() < 0.05 * spread,
+                "tile at ({}, {}): {v} vs {l}",
+                t.x,
+                t.y
+            );
+        }
+        // Between centres no step is steeper than the linear ramp between two neighbouring
+        // levels (the last tiles are aligned to the border, so spacings differ); the image's
+        // 8-px blend ramps would be several times steeper.
+        let mut steepest_neighbours = 0.0f32;
+        for (a, la) in &tiles {
+            let row_next = tiles
+                .iter()
+                .filter(|(b, _)| b.y == a.y && b.x > a.x)
+                .min_by_key(|(b, _)| b.x);
+            let col_next = tiles
+                .iter()
+                .filter(|(b, _)| b.x == a.x && b.y > a.y)
+                .min_by_key(|(b, _)| b.y);
+            if let Some((b, lb)) = row_next {
+                steepest_neighbours = steepest_neighbours.max((la - lb).abs() / (b.x - a.x) as f32);
+            }
+            if let Some((b, lb)) = col_next {
+                steepest_neighbours = steepest_neighbours.max((la - lb).abs() / (b.y - a.y) as f32);
+            }
+        }
+        let mut steepest = 0.0f32;
+        for y in 1..h {
+            for x in 1..w {
+                let v = map[y * w + x];
+                steepest = steepest.max((v - map[y * w + x - 1]).abs());
+                steepest = steepest.max((v - map[(y - 1) * w + x]).abs());
+            }
+        }
+        assert!(
+            steepest <= steepest_neighbours * 1.01 + 1e-4,
+            "steepest step {steepest} vs {steepest_neighbours} between centres"
+        );
     }
 }

@@ -25,11 +25,10 @@ fn mean_over(map: &[f32], w: usize, h: usize, xs: std::ops::Range<usize>) -> f32
     (sum / n.max(1) as f64) as f32
 }
 
-/// Provisional weights: 15.3 vs 12.5 px at 6,700 iterations (degree term only), 17.8 vs 10.2
-/// and 18.5 vs 10.2 px at 9,500 (both degree terms). The margin is to be set from the finished
-/// model, which then ships.
+/// The shipped weights read 14.7 vs 10.0 px (strong half on the left) and 16.4 vs 10.1 px
+/// (on the right); before the degree terms (4,000 iterations) the halves were reversed, 25.1 vs
+/// 25.5 px. The bound asks for a clear gap: 3 px and 30 % above the light half.
 #[test]
-#[ignore = "needs models/dhnet-s, which ships when its training finishes (train/STATUS.md)"]
 fn the_degree_map_is_higher_where_the_blur_is_stronger() {
     let runner = shipped_runner("dhnet-s");
     let (w, h) = (384, 256);
@@ -71,6 +70,6 @@ fn the_degree_map_is_higher_where_the_blur_is_stronger() {
         eprintln!(
             "strong half {s:.2} px, light half {l:.2} px (strong on the left: {strong_left})"
         );
-        assert!(s > l + 4.0, "strong {s} vs light {l}");
+        assert!(s > l + 3.0 && s > 1.3 * l, "strong {s} vs light {l}");
     }
 }

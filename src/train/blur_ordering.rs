@@ -209,9 +209,10 @@ mod tests {
     }
 
     /// models.md §5.6 guarded on the shipped `dhnet-s`, on samples the training generator
-    /// draws from procedural photos (no photo collection needed).
+    /// draws from procedural photos (no photo collection needed). The shipped weights give
+    /// per-pixel ρ 0.142 on the 13 non-uniform samples and ρ 0.94 over image means (the
+    /// image-only checkpoint at 6,031 iterations ranked validation images backwards, −0.42).
     #[test]
-    #[ignore = "needs models/dhnet-s, which ships when its training finishes (train/STATUS.md)"]
     fn the_shipped_dhnet_orders_blur() {
         use crate::engine::test_util::shipped_runner;
         use crate::train::synth::test_util::textured_image;
@@ -242,9 +243,9 @@ mod tests {
             o.across_images,
             o.mean_abs_error_px
         );
-        assert!(o.mean > 0.0, "per-pixel ρ {}", o.mean);
+        assert!(o.mean > 0.05, "per-pixel ρ {}", o.mean);
         assert!(
-            o.across_images.unwrap_or(-1.0) > 0.5,
+            o.across_images.unwrap_or(-1.0) > 0.7,
             "{:?}",
             o.across_images
         );
