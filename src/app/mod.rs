@@ -65,6 +65,19 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
         Box::new(move |cc| {
             let device = match choice {
                 DeviceChoice::Cpu => crate::engine::ComputeDevice::cpu(),
+                // A software adapter (lavapipe) runs kernels on the CPU in its queue's order:
+                // sharing the window's queue, frames waited for the network's kernels (up to
+                // 1.8 s). On a device of its own the window's frames go on beside them.
+                DeviceChoice::Gpu
+                    if cc.wgpu_render_state.as_ref().is_some_and(|rs| {
+                        rs.adapter.get_info().device_type == wgpu::DeviceType::Cpu
+                    }) =>
+                {
+                    crate::engine::select_device(DeviceChoice::Gpu).unwrap_or_else(|e| {
+                        tracing::warn!("{e}; networks run on the CPU");
+                        crate::engine::ComputeDevice::cpu()
+                    })
+                }
                 // Share the window's device with burn: one device, no copies (app.md).
                 DeviceChoice::Auto | DeviceChoice::Gpu => {
                     let adopted = cc.wgpu_render_state.as_ref().and_then(|rs| {
