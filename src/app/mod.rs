@@ -73,7 +73,7 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
                         rs.adapter.get_info().device_type == wgpu::DeviceType::Cpu
                     }) =>
                 {
-                    crate::engine::select_device(DeviceChoice::Gpu).unwrap_or_else(|e| {
+                    background_gpu_device().unwrap_or_else(|e| {
                         tracing::warn!("{e}; networks run on the CPU");
                         crate::engine::ComputeDevice::cpu()
                     })
@@ -109,6 +109,34 @@ pub fn run(options: GuiOptions) -> anyhow::Result<()> {
         }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the window: {e}"))
+}
+
+/// burn's own wgpu device, created on a thread of lowered priority: a software driver starts
+/// the threads that run the device's kernels from the creating thread, and they inherit its
+/// priority, so the window's renderer gets the cores first when both want them.
+fn background_gpu_device() -> anyhow::Result<crate::engine::ComputeDevice> {
+    std::thread::Builder::new()
+        .name("deblur-gpu-init".into())
+        .spawn(|| {
+            lower_thread_priority();
+            crate::engine::select_device(DeviceChoice::Gpu)
+        })?
+        .join()
+        .map_err(|_| anyhow::anyhow!("the GPU set-up thread panicked"))?
+        .map_err(Into::into)
+}
+
+/// Lowers the calling thread's scheduling priority (nice 10); threads it starts inherit it.
+fn lower_thread_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: setpriority only reads its arguments. On Linux, PRIO_PROCESS with who = 0
+        // applies to the calling thread alone.
+        let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+        if r != 0 {
+            tracing::debug!("cannot lower a worker thread's priority");
+        }
+    }
 }
 
 /// Asks the adapter for everything it offers, as burn's own device request does, so burn's
