@@ -21,8 +21,8 @@
 //! blur halves read 14.7 vs 10.0 px blended as before, 13.1 vs 11.6 px levelled). The expert
 //! share maps are blended as before (the GUI's per-expert layers).
 //!
-//! Memory: the first value written to each pixel and its tile, one map-sized buffer; the
-//! pairs' sums are accumulated as tiles arrive.
+//! Memory: the first value written to each pixel and the tile that wrote it (two buffers the
+//! size of the degree map); the pairs' sums are accumulated as tiles arrive.
 
 use std::collections::HashMap;
 
