@@ -6,8 +6,9 @@ use egui::{Color32, ColorImage, TextureHandle, TextureOptions};
 /// Side of one texture chunk in image pixels.
 pub const CHUNK: usize = 2048;
 
-/// Nearest when zoomed in (every image pixel a crisp square at 1:1 and above), linear with
-/// mipmaps when zoomed out (no aliasing in the fitted view).
+/// Nearest when zoomed in (every image pixel a crisp square at 1:1 and above), linear when
+/// zoomed out. egui-wgpu 0.37 gives textures a single mip level, so the mipmap mode asks for
+/// nothing yet: far below 1:1, fine detail can alias (`photo_gpu.rs` samples the same way).
 pub const OPTIONS: TextureOptions = TextureOptions {
     magnification: egui::TextureFilter::Nearest,
     minification: egui::TextureFilter::Linear,
