@@ -3,11 +3,10 @@
 //! `shaders/photo.wgsl` (src/app/photo_gpu.rs), for a 1600×1200 photo fitted into a 1280×820
 //! window and shown at 1:1. Run: `cargo bench --bench photo_draw`.
 
-use std::time::Instant;
-
 use deblur::app::photo_gpu::{PhotoPipeline, Quad};
 use deblur::app::textures;
 use deblur::engine::{select_device, DeviceChoice};
+use deblur::util::median_ms;
 use eframe::egui_wgpu::{self, wgpu};
 use egui::{Color32, Pos2, Rect};
 
@@ -98,7 +97,7 @@ fn main() {
             Quad::visible_part(photo_rect, window, Color32::WHITE).expect("photo in view");
         let bind = pipeline.bind(&device, &texture, quad);
 
-        let egui_ms = median_ms(|| {
+        let egui_ms = median_ms(REPEATS, || {
             let mut enc = device.create_command_encoder(&Default::default());
             renderer.update_buffers(&device, &queue, &mut enc, &jobs, &screen);
             {
@@ -107,7 +106,7 @@ fn main() {
             }
             finish(&device, &queue, enc);
         });
-        let ours_ms = median_ms(|| {
+        let ours_ms = median_ms(REPEATS, || {
             let mut enc = device.create_command_encoder(&Default::default());
             {
                 let mut pass = begin(&mut enc, &view);
@@ -147,18 +146,4 @@ fn finish(device: &wgpu::Device, queue: &wgpu::Queue, enc: wgpu::CommandEncoder)
     if let Err(e) = device.poll(wgpu::PollType::wait_indefinitely()) {
         eprintln!("photo_draw: waiting for the GPU: {e}");
     }
-}
-
-/// Median wall time of `REPEATS` runs after one warm-up (which compiles the pipelines).
-fn median_ms(mut f: impl FnMut()) -> f64 {
-    f();
-    let mut t: Vec<f64> = (0..REPEATS)
-        .map(|_| {
-            let start = Instant::now();
-            f();
-            start.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[REPEATS / 2]
 }

@@ -23,3 +23,18 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
+
+/// Median milliseconds of `run` after one warm-up (which also compiles GPU pipelines);
+/// `run` must wait for its result. For benchmarks.
+pub fn median_ms(repeats: usize, mut run: impl FnMut()) -> f64 {
+    run();
+    let mut t: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let s = std::time::Instant::now();
+            run();
+            s.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[t.len() / 2]
+}

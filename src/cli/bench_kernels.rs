@@ -9,8 +9,6 @@
 //! [`DepthwiseConv`]: crate::nets::depthwise::DepthwiseConv
 //! [`SameConv`]: crate::nets::same_conv::SameConv
 
-use std::time::Instant;
-
 use burn::module::Param;
 use burn::nn::conv::Conv2d;
 use burn::tensor::{Device, Distribution, Tensor};
@@ -21,20 +19,7 @@ use crate::nets::kernel_path::KernelPath;
 use crate::nets::pde::{PdeConfig, PdeLayer};
 use crate::nets::pointwise::pointwise_forward;
 use crate::nets::same_conv::same_conv_forward;
-
-/// Median milliseconds of `run` after one warm-up; `run` must wait for its result.
-pub(super) fn median_ms(repeats: usize, mut run: impl FnMut()) -> f64 {
-    run();
-    let mut t: Vec<f64> = (0..repeats.max(1))
-        .map(|_| {
-            let s = Instant::now();
-            run();
-            s.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
-    t.sort_by(f64::total_cmp);
-    t[t.len() / 2]
-}
+pub(super) use crate::util::median_ms;
 
 /// Reads one value back, which waits for the (asynchronous) GPU work behind `t`.
 pub(super) fn wait(t: Tensor<4>) {
