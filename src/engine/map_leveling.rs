@@ -47,9 +47,9 @@ fn axis_interp(knots: &[f32], len: usize) -> Vec<(usize, usize, f32)> {
         .collect()
 }
 
-/// Values given at tile centres (tile index, value) interpolated bilinearly over the grid's
-/// `height × width` pixels; constant beyond the outer centres.
-pub fn centre_field(grid: &TileGrid, levels: &[(usize, f32)]) -> Vec<f32> {
+/// One value per tile of `grid` (by tile index), placed at the tile's centre and interpolated
+/// bilinearly over the grid's `height × width` pixels; constant beyond the outer centres.
+pub fn centre_field(grid: &TileGrid, values: &[f32]) -> Vec<f32> {
     let centre = |t: &Tile| (t.x as f32 + t.w as f32 / 2.0, t.y as f32 + t.h as f32 / 2.0);
     let mut xs: Vec<f32> = grid.tiles.iter().map(|t| centre(t).0).collect();
     let mut ys: Vec<f32> = grid.tiles.iter().map(|t| centre(t).1).collect();
@@ -57,11 +57,10 @@ pub fn centre_field(grid: &TileGrid, levels: &[(usize, f32)]) -> Vec<f32> {
         v.sort_by(f32::total_cmp);
         v.dedup();
     }
-    // Table by (row, column) of tile centres; tiles without a value take the mean.
-    let fallback = levels.iter().map(|&(_, l)| l).sum::<f32>() / levels.len().max(1) as f32;
-    let mut table = vec![fallback; xs.len() * ys.len()];
-    for &(i, l) in levels {
-        let (cx, cy) = centre(&grid.tiles[i]);
+    // Table by (row, column) of tile centres.
+    let mut table = vec![0.0f32; xs.len() * ys.len()];
+    for (t, &l) in grid.tiles.iter().zip(values) {
+        let (cx, cy) = centre(t);
         let col = xs.partition_point(|&k| k < cx);
         let row = ys.partition_point(|&k| k < cy);
         table[row * xs.len() + col] = l;
@@ -176,11 +175,10 @@ impl SeamLeveler {
         for (t, &o) in grid.tiles.iter().zip(&offsets) {
             blended.add(t, &vec![o; t.w * t.h]);
         }
-        let at_centres: Vec<(usize, f32)> = offsets.iter().copied().enumerate().collect();
         blended
             .finish()
             .into_iter()
-            .zip(centre_field(grid, &at_centres))
+            .zip(centre_field(grid, &offsets))
             .map(|(b, c)| b - c)
             .collect()
     }
@@ -195,7 +193,7 @@ mod tests {
         // 3 × 2 tiles of 64 px with 16 px overlap over 160 × 112: x starts 0, 48, 96.
         let grid = TileGrid::new(160, 112, 64, 16, 4);
         assert_eq!(grid.tiles.len(), 6);
-        let levels: Vec<(usize, f32)> = (0..6).map(|i| (i, i as f32 * 3.0)).collect();
+        let levels: Vec<f32> = (0..6).map(|i| i as f32 * 3.0).collect();
         let f = centre_field(&grid, &levels);
         let at = |x: usize, y: usize| f[y * 160 + x];
         for t in &grid.tiles {
@@ -227,7 +225,7 @@ mod tests {
     #[test]
     fn one_tile_is_one_value() {
         let grid = TileGrid::new(50, 40, 64, 16, 4);
-        let f = centre_field(&grid, &[(0, 7.5)]);
+        let f = centre_field(&grid, &[7.5]);
         assert!(f.iter().all(|&v| v == 7.5));
     }
 
