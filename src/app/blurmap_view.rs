@@ -5,7 +5,7 @@ use egui::{Align2, Color32, ColorImage, FontId, Pos2, Rect, Stroke, Vec2};
 
 use super::photo_gpu::PhotoPainter;
 use super::state::BlurMapView;
-use super::textures::{ChunkImage, TiledTexture, CHUNK};
+use super::textures::{ChunkImage, Pyramid, TiledTexture, CHUNK};
 use super::viewer::{paint_texture, Transform};
 use crate::analysis::blurmap::BlurMap;
 use crate::analysis::heatmap::{colour_range, tick_label, viridis};
@@ -54,7 +54,14 @@ pub fn map_images(map: BlurMap) -> MapImages {
 pub fn upload(ctx: &egui::Context, images: MapImages) -> BlurMapView {
     let MapImages { map, range, chunks } = images;
     BlurMapView {
-        texture: TiledTexture::upload(ctx, "blur-map", map.width, map.height, chunks),
+        texture: TiledTexture::upload(
+            ctx,
+            "blur-map",
+            map.width,
+            map.height,
+            // Smooth, and partly transparent: drawn from the one level.
+            Pyramid::single(chunks),
+        ),
         source: map.source_label(),
         min: range.0,
         max: range.1,

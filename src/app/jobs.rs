@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::blurmap_view::{map_images, MapImages};
-use super::textures::{chunk_images, region_image, ChunkImage};
+use super::textures::{chunk_images, region_image, Pyramid};
 use crate::analysis::blurmap::{from_expert, from_kernels, from_routers};
 use crate::analysis::feature_kernels::{estimate_feature_kernels, TileKernels};
 use crate::analysis::psf::{estimate_kernels, PsfOptions, RegionKernel};
@@ -23,18 +23,19 @@ pub enum Msg {
     Loaded {
         doc: u64,
         photo: Arc<Photo>,
-        chunks: Vec<ChunkImage>,
+        chunks: Pyramid,
     },
     LoadFailed {
         doc: u64,
         path: PathBuf,
         error: String,
     },
-    /// The model is loaded and the after view starts as a dimmed copy of the photo.
+    /// The model is loaded and the after view starts as a dimmed copy of the photo (without
+    /// halved levels: tiles replace it at once).
     DeblurStarted {
         doc: u64,
         job: u64,
-        placeholder: Vec<ChunkImage>,
+        placeholder: Pyramid,
     },
     Tile {
         doc: u64,
@@ -50,7 +51,7 @@ pub enum Msg {
         doc: u64,
         job: u64,
         photo: Arc<Photo>,
-        chunks: Vec<ChunkImage>,
+        chunks: Pyramid,
         model: String,
         seconds: f64,
         /// The routers' blur-degree map, for models that have routers.
@@ -193,7 +194,7 @@ impl Jobs {
         spawn("deblur-load", move || {
             let msg = match load(&path, &options) {
                 Ok(photo) => {
-                    let chunks = chunk_images(&photo.rgb, photo.width, photo.height, None);
+                    let chunks = Pyramid::of_planes(&photo.rgb, photo.width, photo.height);
                     Msg::Loaded {
                         doc,
                         photo: Arc::new(photo),
@@ -440,7 +441,7 @@ fn deblur(
     n.send(Msg::DeblurStarted {
         doc,
         job,
-        placeholder: chunk_images(&photo.rgb, w, h, Some(0.55)),
+        placeholder: Pyramid::single(chunk_images(&photo.rgb, w, h, Some(0.55))),
     });
     let result = deblur_planes_with_map(
         &prepared.runner,
@@ -480,7 +481,7 @@ fn deblur(
                 rgb: out.rgb,
                 ..photo.clone()
             };
-            let chunks = chunk_images(&restored.rgb, w, h, None);
+            let chunks = Pyramid::of_planes(&restored.rgb, w, h);
             n.send(Msg::Deblurred {
                 doc,
                 job,

@@ -6,6 +6,7 @@ pub mod blurmap_view;
 pub mod jobs;
 pub mod kernels;
 pub mod photo_gpu;
+pub mod pyramid;
 pub mod state;
 pub mod studio;
 pub mod textures;

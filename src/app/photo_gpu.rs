@@ -238,15 +238,20 @@ impl PhotoPainter {
     }
 
     /// Draws `handle` (made with [`textures::OPTIONS`]) into `screen`, clipped to the
-    /// painter's clip rect, with `tint` as in [`egui::Painter::image`].
+    /// painter's clip rect and to `bounds` (the photo's own rect: a halved level's odd last
+    /// pixel reaches past it), with `tint` as in [`egui::Painter::image`].
     pub fn image(
         &self,
         painter: &egui::Painter,
         handle: &TextureHandle,
         screen: Rect,
+        bounds: Rect,
         tint: Color32,
     ) {
-        let clip = painter.clip_rect().intersect(painter.ctx().viewport_rect());
+        let clip = painter
+            .clip_rect()
+            .intersect(painter.ctx().viewport_rect())
+            .intersect(bounds);
         let Some((visible, quad)) = Quad::visible_part(screen, clip, tint) else {
             return;
         };
@@ -255,8 +260,8 @@ impl PhotoPainter {
                 painter.add(egui_wgpu::Callback::new_paint_callback(visible, callback));
             }
             None => {
-                let uv = Rect::from_min_max(egui::Pos2::ZERO, egui::pos2(1.0, 1.0));
-                painter.image(handle.id(), screen, uv, tint);
+                let uv = Rect::from_min_max(quad.uv_min.into(), quad.uv_max.into());
+                painter.image(handle.id(), visible, uv, tint);
             }
         }
     }

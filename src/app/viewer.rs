@@ -114,8 +114,11 @@ pub fn paint_texture(
     t: &Transform,
     tint: Color32,
 ) {
-    for (rect, handle) in &tex.chunks {
-        photos.image(painter, handle, t.rect_to_screen(*rect), tint);
+    let photo = Rect::from_min_size(Pos2::ZERO, Vec2::new(tex.width as f32, tex.height as f32));
+    let bounds = t.rect_to_screen(photo);
+    let image_pixels = 1.0 / (t.zoom * painter.ctx().pixels_per_point());
+    for (rect, handle) in tex.chunks_for(image_pixels) {
+        photos.image(painter, handle, t.rect_to_screen(*rect), bounds, tint);
     }
 }
 
@@ -408,14 +411,15 @@ mod tests {
 
     /// Texture ids drawn by `paint_layers` at `alpha`, in drawing order.
     fn layers_drawn(alpha: f32) -> (Vec<egui::TextureId>, [egui::TextureId; 2]) {
-        use super::super::textures::{ChunkImage, TiledTexture};
+        use super::super::textures::{ChunkImage, Pyramid, TiledTexture};
         let ctx = egui::Context::default();
         let texture = |name: &str| {
             let image = ColorImage::new([4, 4], vec![Color32::GRAY; 16]);
-            TiledTexture::upload(&ctx, name, 4, 4, vec![ChunkImage { x: 0, y: 0, image }])
+            let chunks = vec![ChunkImage { x: 0, y: 0, image }];
+            TiledTexture::upload(&ctx, name, 4, 4, Pyramid::single(chunks))
         };
         let (before, after) = (texture("before"), texture("after"));
-        let ids = [before.chunks[0].1.id(), after.chunks[0].1.id()];
+        let ids = [before.chunks()[0].1.id(), after.chunks()[0].1.id()];
         let t = Transform {
             origin: Pos2::ZERO,
             zoom: 10.0,
