@@ -2,9 +2,9 @@
 //! photo's own chunks (the baseline: all a load prepared before the halved levels) against the
 //! chunks with every halved level of `src/app/pyramid.rs`, for a 24 MP photo (6000 × 4000).
 //! Run: `cargo bench --bench photo_prepare` (the time depends on the rayon threads: the levels
-//! are halved in parallel, the chunks are cut on one thread).
+//! are halved in parallel, the rest runs on one thread).
 
-use deblur::app::textures::{chunk_images, Pyramid};
+use deblur::app::textures::{image_chunks, region_image, Pyramid};
 use deblur::util::median_ms;
 
 const W: usize = 6000;
@@ -20,7 +20,8 @@ fn main() {
         rayon::current_num_threads()
     );
     let base = median_ms(REPEATS, || {
-        std::hint::black_box(chunk_images(&rgb, W, H, None));
+        let image = region_image(&rgb, W, H, 0, 0, W, H, None);
+        std::hint::black_box(image_chunks(&image));
     });
     let levels = median_ms(REPEATS, || {
         std::hint::black_box(Pyramid::of_planes(&rgb, W, H));

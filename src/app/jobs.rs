@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::blurmap_view::{map_images, MapImages};
-use super::textures::{chunk_images, region_image, Pyramid};
+use super::pyramid::{Canvas, Patch};
+use super::textures::{region_image, Pyramid};
 use crate::analysis::blurmap::{from_expert, from_kernels, from_routers};
 use crate::analysis::feature_kernels::{estimate_feature_kernels, TileKernels};
 use crate::analysis::psf::{estimate_kernels, PsfOptions, RegionKernel};
@@ -30,8 +31,7 @@ pub enum Msg {
         path: PathBuf,
         error: String,
     },
-    /// The model is loaded and the after view starts as a dimmed copy of the photo (without
-    /// halved levels: tiles replace it at once).
+    /// The model is loaded and the after view starts as a dimmed copy of the photo.
     DeblurStarted {
         doc: u64,
         job: u64,
@@ -40,9 +40,8 @@ pub enum Msg {
     Tile {
         doc: u64,
         job: u64,
-        x: usize,
-        y: usize,
-        image: egui::ColorImage,
+        /// What the tile changes in each level of the after view.
+        patches: Vec<Patch>,
         done: usize,
         total: usize,
         elapsed_s: f64,
@@ -438,10 +437,12 @@ fn deblur(
 ) {
     let (w, h) = (photo.width, photo.height);
     let start = Instant::now();
+    // The after view as shown, every level of it, so that each tile can say what it changes.
+    let mut canvas = Canvas::new(region_image(&photo.rgb, w, h, 0, 0, w, h, Some(0.55)));
     n.send(Msg::DeblurStarted {
         doc,
         job,
-        placeholder: Pyramid::single(chunk_images(&photo.rgb, w, h, Some(0.55))),
+        placeholder: Pyramid::of_levels(canvas.levels()),
     });
     let result = deblur_planes_with_map(
         &prepared.runner,
@@ -460,9 +461,7 @@ fn deblur(
             n.send(Msg::Tile {
                 doc,
                 job,
-                x: t.x,
-                y: t.y,
-                image,
+                patches: canvas.paint(t.x, t.y, &image),
                 done: e.done,
                 total: e.total,
                 elapsed_s: e.elapsed_s,

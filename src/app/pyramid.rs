@@ -6,22 +6,17 @@
 //!
 //! Each level averages 2 × 2 pixels of the one above in linear light, as the light itself
 //! would add up; averaging sRGB codes would darken fine bright detail (black and white stripes
-//! would turn 128 grey instead of 188).
+//! would turn 128 grey instead of 188). A [`Canvas`] keeps every level of an image that is
+//! painted tile by tile (the after view during a deblur) and says what each tile changes.
 
+use std::ops::Range;
 use std::sync::LazyLock;
 
-use egui::Color32;
+use egui::{Color32, ColorImage};
 use rayon::prelude::*;
 
 /// Levels are made while the longer side exceeds this many pixels.
 pub const SMALLEST_SIDE: usize = 64;
-
-/// One level of the pyramid: linear-light RGB, row by row.
-pub struct Level {
-    pub width: usize,
-    pub height: usize,
-    pub pixels: Vec<[f32; 3]>,
-}
 
 /// sRGB code → linear light.
 static DECODE: LazyLock<[f32; 256]> =
@@ -55,62 +50,132 @@ fn linear_to_srgb(v: f32) -> f32 {
 }
 
 /// An opaque colour in linear light.
-pub fn decode(c: Color32) -> [f32; 3] {
+fn decode(c: Color32) -> [f32; 3] {
     [c.r(), c.g(), c.b()].map(|v| DECODE[v as usize])
 }
 
 /// Linear light back to an opaque colour.
-pub fn encode(rgb: [f32; 3]) -> Color32 {
+fn encode(rgb: [f32; 3]) -> Color32 {
     let code = |v: f32| ENCODE[(v.clamp(0.0, 1.0) * ENCODE_STEPS as f32 + 0.5) as usize];
     Color32::from_rgb(code(rgb[0]), code(rgb[1]), code(rgb[2]))
 }
 
-/// Halves a `width × height` image given pixel by pixel (`at(x, y)`, linear light): each pixel
-/// of the result is the mean of the 2 × 2 block under it. An odd last column or row has blocks
-/// of one pixel across: it covers half a pixel of the level, which the viewer crops.
-pub fn halve(width: usize, height: usize, at: impl Fn(usize, usize) -> [f32; 3] + Sync) -> Level {
-    let (w, h) = (width.div_ceil(2), height.div_ceil(2));
-    let mut pixels = vec![[0.0f32; 3]; w * h];
-    pixels.par_chunks_mut(w).enumerate().for_each(|(y, row)| {
-        let ys = 2 * y..(2 * y + 2).min(height);
-        for (x, out) in row.iter_mut().enumerate() {
-            let xs = 2 * x..(2 * x + 2).min(width);
-            let mut sum = [0.0f32; 3];
-            for sy in ys.clone() {
-                for sx in xs.clone() {
-                    let p = at(sx, sy);
-                    (0..3).for_each(|c| sum[c] += p[c]);
-                }
-            }
-            let n = (ys.len() * xs.len()) as f32;
-            *out = sum.map(|s| s / n);
+/// Pixel (x, y) of the half of `src`: the mean of the 2 × 2 block under it. An odd last column
+/// or row has blocks of one pixel across; such a pixel covers half a pixel of the level, which
+/// the viewer crops.
+fn half_pixel(src: &ColorImage, x: usize, y: usize) -> Color32 {
+    let [w, h] = src.size;
+    let (xs, ys) = (2 * x..(2 * x + 2).min(w), 2 * y..(2 * y + 2).min(h));
+    let mut sum = [0.0f32; 3];
+    for sy in ys.clone() {
+        for sx in xs.clone() {
+            let p = decode(src.pixels[sy * w + sx]);
+            (0..3).for_each(|c| sum[c] += p[c]);
         }
-    });
-    Level {
-        width: w,
-        height: h,
-        pixels,
     }
+    let n = (xs.len() * ys.len()) as f32;
+    encode(sum.map(|s| s / n))
 }
 
-/// Levels 1, 2, … of an image given pixel by pixel (`at(x, y)`, an opaque colour), down to
-/// [`SMALLEST_SIDE`].
-pub fn levels(
-    width: usize,
-    height: usize,
-    at: impl Fn(usize, usize) -> Color32 + Sync,
-) -> Vec<Level> {
-    let mut out: Vec<Level> = Vec::new();
-    let (mut w, mut h) = (width, height);
-    while w.max(h) > SMALLEST_SIDE {
-        let next = match out.last() {
-            None => halve(w, h, |x, y| decode(at(x, y))),
-            Some(prev) => halve(w, h, |x, y| prev.pixels[y * prev.width + x]),
-        };
-        (w, h) = (next.width, next.height);
-        out.push(next);
+/// `src` halved.
+pub fn halve(src: &ColorImage) -> ColorImage {
+    let [w, h] = src.size;
+    let (hw, hh) = (w.div_ceil(2), h.div_ceil(2));
+    let mut pixels = vec![Color32::BLACK; hw * hh];
+    pixels
+        .par_chunks_mut(hw.max(1))
+        .enumerate()
+        .for_each(|(y, row)| {
+            for (x, out) in row.iter_mut().enumerate() {
+                *out = half_pixel(src, x, y);
+            }
+        });
+    ColorImage::new([hw, hh], pixels)
+}
+
+/// A changed region of one level: its pixels at (x, y) of that level.
+pub struct Patch {
+    pub level: usize,
+    pub x: usize,
+    pub y: usize,
+    pub image: ColorImage,
+}
+
+/// An image and all its halved levels, level 0 first.
+pub struct Canvas {
+    levels: Vec<ColorImage>,
+}
+
+impl Canvas {
+    /// `image` and its levels down to [`SMALLEST_SIDE`].
+    pub fn new(image: ColorImage) -> Self {
+        let mut levels = vec![image];
+        while let Some(last) = levels
+            .last()
+            .filter(|l| l.size[0].max(l.size[1]) > SMALLEST_SIDE)
+        {
+            let next = halve(last);
+            levels.push(next);
+        }
+        Self { levels }
     }
-    out
+
+    pub fn levels(&self) -> &[ColorImage] {
+        &self.levels
+    }
+
+    pub fn into_levels(self) -> Vec<ColorImage> {
+        self.levels
+    }
+
+    /// Paints `tile` at (x0, y0) of level 0 and recomputes the pixels of every level that it
+    /// touches; returns those regions, level 0 (the part of the tile inside the image) first.
+    /// A level pixel the tile covers only in part mixes old and new pixels until the
+    /// neighbouring tile is painted, which recomputes it again.
+    pub fn paint(&mut self, x0: usize, y0: usize, tile: &ColorImage) -> Vec<Patch> {
+        let [w, h] = self.levels[0].size;
+        let (xs, ys) = (
+            x0.min(w)..(x0 + tile.size[0]).min(w),
+            y0.min(h)..(y0 + tile.size[1]).min(h),
+        );
+        let base = &mut self.levels[0];
+        for y in ys.clone() {
+            let src = (y - y0) * tile.size[0] + xs.start - x0;
+            let dst = y * w + xs.start;
+            base.pixels[dst..dst + xs.len()].copy_from_slice(&tile.pixels[src..src + xs.len()]);
+        }
+        let mut patches = vec![self.patch(0, xs.clone(), ys.clone())];
+        let (mut xs, mut ys) = (xs, ys);
+        for k in 1..self.levels.len() {
+            xs = xs.start / 2..xs.end.div_ceil(2);
+            ys = ys.start / 2..ys.end.div_ceil(2);
+            let (above, this) = self.levels.split_at_mut(k);
+            let (src, dst) = (&above[k - 1], &mut this[0]);
+            let dw = dst.size[0];
+            for y in ys.clone() {
+                for x in xs.clone() {
+                    dst.pixels[y * dw + x] = half_pixel(src, x, y);
+                }
+            }
+            patches.push(self.patch(k, xs.clone(), ys.clone()));
+        }
+        patches
+    }
+
+    fn patch(&self, level: usize, xs: Range<usize>, ys: Range<usize>) -> Patch {
+        let img = &self.levels[level];
+        let w = img.size[0];
+        let mut pixels = Vec::with_capacity(xs.len() * ys.len());
+        for y in ys.clone() {
+            pixels.extend_from_slice(&img.pixels[y * w + xs.start..y * w + xs.end]);
+        }
+        Patch {
+            level,
+            x: xs.start,
+            y: ys.start,
+            image: ColorImage::new([xs.len(), ys.len()], pixels),
+        }
+    }
 }
 
 /// The level to draw when one physical screen pixel spans `image_pixels` photo pixels: the
@@ -127,6 +192,11 @@ pub fn level_for(image_pixels: f32, available: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn image(w: usize, h: usize, at: impl Fn(usize, usize) -> Color32) -> ColorImage {
+        let pixels = (0..w * h).map(|i| at(i % w, i / w)).collect();
+        ColorImage::new([w, h], pixels)
+    }
 
     #[test]
     fn codes_survive_decoding_and_encoding() {
@@ -148,33 +218,27 @@ mod tests {
 
     #[test]
     fn black_and_white_stripes_average_to_half_the_light() {
-        let stripes = |x: usize, _y: usize| {
+        let stripes = image(8, 4, |x, _| {
             if x % 2 == 0 {
                 Color32::BLACK
             } else {
                 Color32::WHITE
             }
-        };
-        let level = halve(8, 4, |x, y| decode(stripes(x, y)));
-        assert_eq!((level.width, level.height), (4, 2));
-        for p in &level.pixels {
-            assert!((p[0] - 0.5).abs() < 1e-6);
-        }
+        });
+        let half = halve(&stripes);
+        assert_eq!(half.size, [4, 2]);
         // Half the light is code 188 in sRGB, not the 128 of averaged codes.
-        assert_eq!(encode(level.pixels[0]).r(), 188);
+        assert!(half.pixels.iter().all(|&p| p == Color32::from_gray(188)));
     }
 
     #[test]
     fn an_odd_edge_averages_only_the_pixels_it_covers() {
-        // 3 × 3 with a bright last column and row: the corner block is the corner pixel alone.
-        let at = |x: usize, y: usize| {
-            let v = (x + 3 * y) as f32 / 10.0;
-            [v, v, v]
-        };
-        let level = halve(3, 3, at);
-        assert_eq!((level.width, level.height), (2, 2));
+        let grey = |x: usize, y: usize| Color32::from_gray((20 * (x + 3 * y) + 10) as u8);
+        let half = halve(&image(3, 3, grey));
+        assert_eq!(half.size, [2, 2]);
         let mean = |ps: &[(usize, usize)]| {
-            ps.iter().map(|&(x, y)| at(x, y)[0]).sum::<f32>() / ps.len() as f32
+            let light = ps.iter().map(|&(x, y)| decode(grey(x, y))[0]).sum::<f32>();
+            encode([light / ps.len() as f32; 3])
         };
         let expect = [
             mean(&[(0, 0), (1, 0), (0, 1), (1, 1)]),
@@ -182,28 +246,54 @@ mod tests {
             mean(&[(0, 2), (1, 2)]),
             mean(&[(2, 2)]),
         ];
-        for (p, e) in level.pixels.iter().zip(expect) {
-            assert!((p[0] - e).abs() < 1e-6, "{} vs {e}", p[0]);
-        }
+        assert_eq!(half.pixels, expect);
+        assert_eq!(expect[3], grey(2, 2));
     }
 
     #[test]
-    fn levels_go_down_to_the_smallest_side_and_keep_the_mean_light() {
-        let (w, h) = (301, 130);
-        let at = |x: usize, y: usize| Color32::from_gray(((x * 7 + y * 13) % 256) as u8);
-        let pyramid = levels(w, h, at);
-        let sizes: Vec<_> = pyramid.iter().map(|l| (l.width, l.height)).collect();
-        assert_eq!(sizes, [(151, 65), (76, 33), (38, 17)]);
-        // An even-sized image keeps its mean light exactly through a level.
-        let even = levels(256, 128, at);
-        let mean0 = (0..128)
-            .flat_map(|y| (0..256).map(move |x| (x, y)))
-            .map(|(x, y)| decode(at(x, y))[0] as f64)
-            .sum::<f64>()
-            / (256.0 * 128.0);
-        let mean1 =
-            even[0].pixels.iter().map(|p| p[0] as f64).sum::<f64>() / even[0].pixels.len() as f64;
-        assert!((mean0 - mean1).abs() < 1e-6, "{mean0} vs {mean1}");
+    fn levels_go_down_to_the_smallest_side() {
+        let canvas = Canvas::new(image(301, 130, |_, _| Color32::GRAY));
+        let sizes: Vec<_> = canvas.levels().iter().map(|l| l.size).collect();
+        assert_eq!(sizes, [[301, 130], [151, 65], [76, 33], [38, 17]]);
+        let small = Canvas::new(image(64, 10, |_, _| Color32::GRAY));
+        assert_eq!(small.levels().len(), 1);
+    }
+
+    #[test]
+    fn painting_tiles_anywhere_gives_the_levels_of_the_finished_image() {
+        let (w, h) = (203, 150);
+        let old = image(w, h, |x, y| Color32::from_rgb(x as u8, y as u8, 40));
+        let new = image(w, h, |x, y| {
+            Color32::from_rgb((x * y % 251) as u8, 90, x as u8)
+        });
+        let mut canvas = Canvas::new(old);
+        // Tiles of odd sizes at odd places, the last ones reaching past the image.
+        let mut shown: Vec<ColorImage> = canvas.levels().to_vec();
+        for ty in (0..h).step_by(37) {
+            for tx in (0..w).step_by(45) {
+                let tile = image(45, 37, |x, y| {
+                    let (ix, iy) = ((tx + x).min(w - 1), (ty + y).min(h - 1));
+                    new.pixels[iy * w + ix]
+                });
+                // The patches land on what the viewer shows, level by level.
+                for p in canvas.paint(tx, ty, &tile) {
+                    let level = &mut shown[p.level];
+                    let lw = level.size[0];
+                    for y in 0..p.image.size[1] {
+                        for x in 0..p.image.size[0] {
+                            level.pixels[(p.y + y) * lw + p.x + x] =
+                                p.image.pixels[y * p.image.size[0] + x];
+                        }
+                    }
+                }
+            }
+        }
+        let expected = Canvas::new(new.clone());
+        assert_eq!(canvas.levels().len(), expected.levels().len());
+        for (k, (got, want)) in canvas.levels().iter().zip(expected.levels()).enumerate() {
+            assert!(got.pixels == want.pixels, "level {k} of the canvas");
+            assert!(shown[k].pixels == want.pixels, "level {k} as shown");
+        }
     }
 
     #[test]
@@ -213,7 +303,7 @@ mod tests {
         assert_eq!(level_for(2.0, 5), 1);
         assert_eq!(level_for(3.9, 5), 1);
         assert_eq!(level_for(4.0, 5), 2);
-        // Only the levels that exist (and are current) can be drawn.
+        // Only the levels that exist can be drawn.
         assert_eq!(level_for(64.0, 3), 2);
         assert_eq!(level_for(64.0, 1), 0);
         assert_eq!(level_for(f32::NAN, 5), 0);

@@ -319,16 +319,14 @@ impl DeblurApp {
             Msg::Tile {
                 doc,
                 job,
-                x,
-                y,
-                image,
+                patches,
                 done,
                 total,
                 elapsed_s,
             } => {
                 if let Some(d) = self.doc_for(doc, job) {
                     if let Some(after) = &mut d.after {
-                        after.update_region(x, y, &image);
+                        patches.iter().for_each(|p| after.update(p));
                     }
                     if let Some(p) = &mut d.progress {
                         (p.done, p.total, p.elapsed_s) = (done, total, elapsed_s);

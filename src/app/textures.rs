@@ -2,9 +2,9 @@
 //! side (often 8192) and because a finished tile then updates only the chunks it touches. Each
 //! photo also has halved copies (`pyramid.rs`) for drawing it zoomed out without aliasing.
 
-use egui::{Color32, ColorImage, TextureHandle, TextureOptions};
+use egui::{Color32, ColorImage, Rect, TextureHandle, TextureOptions};
 
-use super::pyramid::{self, Level};
+use super::pyramid::{self, Canvas, Patch};
 
 /// Side of one texture chunk in image pixels.
 pub const CHUNK: usize = 2048;
@@ -27,40 +27,44 @@ pub struct ChunkImage {
     pub image: ColorImage,
 }
 
-/// Texture chunks of a photo at each level: level 0 is the photo, level k the photo halved k
+/// Texture chunks of an image at each level: level 0 is the image, level k the image halved k
 /// times (`pyramid.rs`); chunk positions are in that level's pixels.
 pub struct Pyramid {
     pub levels: Vec<Vec<ChunkImage>>,
 }
 
 impl Pyramid {
-    /// The photo alone, for images that change tile by tile or are smooth anyway.
+    /// The image alone, for images that are smooth anyway (the blur maps).
     pub fn single(chunks: Vec<ChunkImage>) -> Self {
         Self {
             levels: vec![chunks],
         }
     }
 
-    /// Planar sRGB `3 × h × w` in [0,1] with all its levels.
+    /// Each of `levels`, cut into chunks.
+    pub fn of_levels(levels: &[ColorImage]) -> Self {
+        Self {
+            levels: levels.iter().map(image_chunks).collect(),
+        }
+    }
+
+    /// Planar sRGB `3 × h × w` in [0,1] and all its levels.
     pub fn of_planes(rgb: &[f32], width: usize, height: usize) -> Self {
-        let plane = width * height;
-        let at = |x: usize, y: usize| srgb_pixel(rgb, plane, y * width + x, None);
-        let mut levels = vec![chunk_images(rgb, width, height, None)];
-        levels.extend(pyramid::levels(width, height, at).iter().map(level_chunks));
-        Self { levels }
+        let image = region_image(rgb, width, height, 0, 0, width, height, None);
+        Self::of_levels(Canvas::new(image).levels())
     }
 }
 
-/// One level's pixels in chunks.
-fn level_chunks(level: &Level) -> Vec<ChunkImage> {
+/// `image` cut into chunks.
+pub fn image_chunks(image: &ColorImage) -> Vec<ChunkImage> {
+    let [width, height] = image.size;
     let mut out = Vec::new();
-    for y0 in (0..level.height).step_by(CHUNK) {
-        for x0 in (0..level.width).step_by(CHUNK) {
-            let (w, h) = (CHUNK.min(level.width - x0), CHUNK.min(level.height - y0));
+    for y0 in (0..height).step_by(CHUNK) {
+        for x0 in (0..width).step_by(CHUNK) {
+            let (w, h) = (CHUNK.min(width - x0), CHUNK.min(height - y0));
             let mut pixels = Vec::with_capacity(w * h);
             for y in y0..y0 + h {
-                let row = &level.pixels[y * level.width + x0..y * level.width + x0 + w];
-                pixels.extend(row.iter().map(|&p| pyramid::encode(p)));
+                pixels.extend_from_slice(&image.pixels[y * width + x0..y * width + x0 + w]);
             }
             out.push(ChunkImage {
                 x: x0,
@@ -72,24 +76,8 @@ fn level_chunks(level: &Level) -> Vec<ChunkImage> {
     out
 }
 
-/// Planar sRGB `3 × h × w` in [0,1] to 8-bit colour, in chunks. `dim` < 1 darkens and
-/// desaturates (the "not restored yet" look of the after view).
-pub fn chunk_images(rgb: &[f32], width: usize, height: usize, dim: Option<f32>) -> Vec<ChunkImage> {
-    let mut out = Vec::new();
-    for y0 in (0..height).step_by(CHUNK) {
-        for x0 in (0..width).step_by(CHUNK) {
-            let (w, h) = (CHUNK.min(width - x0), CHUNK.min(height - y0));
-            out.push(ChunkImage {
-                x: x0,
-                y: y0,
-                image: region_image(rgb, width, height, x0, y0, w, h, dim),
-            });
-        }
-    }
-    out
-}
-
-/// A `w × h` region of planar sRGB as a colour image.
+/// A `w × h` region of planar sRGB as a colour image. `dim` < 1 darkens and desaturates (the
+/// "not restored yet" look of the after view).
 #[allow(clippy::too_many_arguments)]
 pub fn region_image(
     rgb: &[f32],
@@ -102,38 +90,37 @@ pub fn region_image(
     dim: Option<f32>,
 ) -> ColorImage {
     let plane = width * height;
+    let to8 = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
     let mut pixels = Vec::with_capacity(w * h);
     for y in y0..y0 + h {
         for x in x0..x0 + w {
-            pixels.push(srgb_pixel(rgb, plane, y * width + x, dim));
+            let i = y * width + x;
+            let (r, g, b) = (rgb[i], rgb[plane + i], rgb[2 * plane + i]);
+            pixels.push(match dim {
+                None => Color32::from_rgb(to8(r), to8(g), to8(b)),
+                Some(d) => {
+                    let grey = 0.299 * r + 0.587 * g + 0.114 * b;
+                    let mix = |c: f32| to8(d * (0.35 * c + 0.65 * grey));
+                    Color32::from_rgb(mix(r), mix(g), mix(b))
+                }
+            });
         }
     }
     ColorImage::new([w, h], pixels)
 }
 
-/// Pixel `i` of planar sRGB as a colour, dimmed as in [`chunk_images`].
-fn srgb_pixel(rgb: &[f32], plane: usize, i: usize, dim: Option<f32>) -> Color32 {
-    let to8 = |v: f32| (v.clamp(0.0, 1.0) * 255.0 + 0.5) as u8;
-    let (r, g, b) = (rgb[i], rgb[plane + i], rgb[2 * plane + i]);
-    match dim {
-        None => Color32::from_rgb(to8(r), to8(g), to8(b)),
-        Some(d) => {
-            let grey = 0.299 * r + 0.587 * g + 0.114 * b;
-            let mix = |c: f32| to8(d * (0.35 * c + 0.65 * grey));
-            Color32::from_rgb(mix(r), mix(g), mix(b))
-        }
-    }
+/// One level on the GPU: its chunks, each with the rect it covers in that level's pixels.
+struct Level {
+    /// Photo pixels per level pixel.
+    scale: f32,
+    chunks: Vec<(Rect, TextureHandle)>,
 }
 
 /// A photo on the GPU as a grid of textures per level.
 pub struct TiledTexture {
     pub width: usize,
     pub height: usize,
-    /// Each level's chunks, level 0 first, each with the rect it covers in photo pixels (a
-    /// level's odd last column or row reaches half a level pixel past the photo).
-    levels: Vec<Vec<(egui::Rect, TextureHandle)>>,
-    /// How many levels, from 0, show the current pixels: tile updates reach level 0 only.
-    current: usize,
+    levels: Vec<Level>,
 }
 
 impl TiledTexture {
@@ -145,54 +132,61 @@ impl TiledTexture {
         height: usize,
         images: Pyramid,
     ) -> Self {
-        let levels: Vec<Vec<_>> = images
+        let levels = images
             .levels
             .into_iter()
             .enumerate()
-            .map(|(k, chunks)| {
-                let scale = (1u64 << k) as f32;
-                chunks
+            .map(|(k, chunks)| Level {
+                scale: (1u64 << k) as f32,
+                chunks: chunks
                     .into_iter()
                     .map(|c| {
                         let [w, h] = c.image.size;
-                        let rect = egui::Rect::from_min_size(
-                            egui::pos2(c.x as f32, c.y as f32) * scale,
-                            egui::vec2(w as f32, h as f32) * scale,
+                        let rect = Rect::from_min_size(
+                            egui::pos2(c.x as f32, c.y as f32),
+                            egui::vec2(w as f32, h as f32),
                         );
                         let label = format!("{name}/{k}@{},{}", c.x, c.y);
                         (rect, ctx.load_texture(label, c.image, OPTIONS))
                     })
-                    .collect()
+                    .collect(),
             })
             .collect();
         Self {
             width,
             height,
-            current: levels.len(),
             levels,
         }
     }
 
+    /// The chunks to draw when one physical screen pixel spans `image_pixels` photo pixels,
+    /// with the rects they cover in photo pixels (a halved level's odd last column or row
+    /// reaches half a level pixel past the photo).
+    pub fn chunks_for(&self, image_pixels: f32) -> impl Iterator<Item = (Rect, &TextureHandle)> {
+        let level = self
+            .levels
+            .get(pyramid::level_for(image_pixels, self.levels.len()));
+        level.into_iter().flat_map(|l| {
+            let scale = l.scale;
+            l.chunks
+                .iter()
+                .map(move |(r, tex)| (Rect::from_min_max(r.min * scale, r.max * scale), tex))
+        })
+    }
+
     /// The photo's own chunks (level 0).
-    pub fn chunks(&self) -> &[(egui::Rect, TextureHandle)] {
-        self.levels.first().map_or(&[], |l| l.as_slice())
+    pub fn chunks(&self) -> impl Iterator<Item = (Rect, &TextureHandle)> {
+        self.chunks_for(1.0)
     }
 
-    /// The chunks to draw when one physical screen pixel spans `image_pixels` photo pixels.
-    pub fn chunks_for(&self, image_pixels: f32) -> &[(egui::Rect, TextureHandle)] {
-        let k = pyramid::level_for(image_pixels, self.current.min(self.levels.len()));
-        self.levels.get(k).map_or(&[], |l| l.as_slice())
-    }
-
-    /// Replaces the pixels of a region (image coordinates), chunk by chunk. Only level 0
-    /// changes; the halved levels are dropped from drawing until the next upload.
-    pub fn update_region(&mut self, x0: usize, y0: usize, image: &ColorImage) {
-        self.current = 1;
-        let [w, h] = image.size;
-        let Some(chunks) = self.levels.first_mut() else {
+    /// Replaces the pixels of a region of one level, chunk by chunk.
+    pub fn update(&mut self, patch: &Patch) {
+        let Some(level) = self.levels.get_mut(patch.level) else {
             return;
         };
-        for (rect, tex) in chunks {
+        let (x0, y0, image) = (patch.x, patch.y, &patch.image);
+        let [w, h] = image.size;
+        for (rect, tex) in &mut level.chunks {
             let (cx, cy) = (rect.min.x as usize, rect.min.y as usize);
             let (cw, ch) = (rect.width() as usize, rect.height() as usize);
             let (ix0, iy0) = (x0.max(cx), y0.max(cy));
@@ -219,7 +213,7 @@ mod tests {
     fn chunks_cover_the_image_exactly_once() {
         let (w, h) = (CHUNK + 5, 7);
         let rgb: Vec<f32> = (0..3 * w * h).map(|i| (i % 256) as f32 / 255.0).collect();
-        let chunks = chunk_images(&rgb, w, h, None);
+        let chunks = image_chunks(&region_image(&rgb, w, h, 0, 0, w, h, None));
         assert_eq!(chunks.len(), 2);
         let area: usize = chunks
             .iter()
@@ -235,24 +229,39 @@ mod tests {
     }
 
     #[test]
-    fn halved_levels_are_drawn_zoomed_out_until_a_tile_changes_the_photo() {
+    fn zoomed_out_draws_use_the_halved_levels_and_patches_reach_theirs() {
         let (w, h) = (300, 130);
         let rgb: Vec<f32> = (0..3 * w * h).map(|i| (i % 7) as f32 / 7.0).collect();
         let ctx = egui::Context::default();
         let mut tex = TiledTexture::upload(&ctx, "t", w, h, Pyramid::of_planes(&rgb, w, h));
         // Levels 150×65, 75×33, 38×17: each level's one chunk covers the photo and its odd
         // rest.
-        let drawn = |tex: &TiledTexture, s: f32| tex.chunks_for(s)[0].0;
-        let full = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(300.0, 130.0));
-        assert_eq!(drawn(&tex, 1.0), full);
-        assert_eq!(drawn(&tex, 2.5), full);
-        assert_eq!(drawn(&tex, 4.0).max, egui::pos2(300.0, 132.0));
-        assert_eq!(drawn(&tex, 100.0).max, egui::pos2(304.0, 136.0));
-        assert!(tex.chunks_for(4.0)[0].1.id() != tex.chunks()[0].1.id());
-        // A tile reaches level 0 only, so zoomed out the photo itself is drawn again.
-        let tile = ColorImage::new([2, 2], vec![Color32::RED; 4]);
-        tex.update_region(10, 10, &tile);
-        assert_eq!(tex.chunks_for(4.0)[0].1.id(), tex.chunks()[0].1.id());
+        let drawn = |tex: &TiledTexture, s: f32| {
+            let chunks: Vec<_> = tex.chunks_for(s).map(|(r, t)| (r, t.id())).collect();
+            assert_eq!(chunks.len(), 1);
+            chunks[0]
+        };
+        let full = Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(300.0, 130.0));
+        assert_eq!(drawn(&tex, 1.0).0, full);
+        assert_eq!(drawn(&tex, 2.5).0, full);
+        assert_eq!(drawn(&tex, 4.0).0.max, egui::pos2(300.0, 132.0));
+        assert_eq!(drawn(&tex, 100.0).0.max, egui::pos2(304.0, 136.0));
+        let level1 = drawn(&tex, 2.5).1;
+        assert_ne!(level1, drawn(&tex, 1.0).1);
+        // A patch of level 1 goes to level 1's texture, at its place there.
+        let _uploads = ctx.tex_manager().write().take_delta();
+        let image = ColorImage::new([5, 4], vec![Color32::RED; 20]);
+        tex.update(&Patch {
+            level: 1,
+            x: 70,
+            y: 10,
+            image,
+        });
+        let delta = ctx.tex_manager().write().take_delta();
+        assert_eq!(delta.set.len(), 1);
+        let d = &delta.set[&level1][0];
+        assert_eq!(d.pos, Some([70, 10]));
+        assert_eq!(d.image.size(), [5, 4]);
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub fn paint_texture(
     let bounds = t.rect_to_screen(photo);
     let image_pixels = 1.0 / (t.zoom * painter.ctx().pixels_per_point());
     for (rect, handle) in tex.chunks_for(image_pixels) {
-        photos.image(painter, handle, t.rect_to_screen(*rect), bounds, tint);
+        photos.image(painter, handle, t.rect_to_screen(rect), bounds, tint);
     }
 }
 
@@ -419,7 +419,8 @@ mod tests {
             TiledTexture::upload(&ctx, name, 4, 4, Pyramid::single(chunks))
         };
         let (before, after) = (texture("before"), texture("after"));
-        let ids = [before.chunks()[0].1.id(), after.chunks()[0].1.id()];
+        let id = |t: &TiledTexture| t.chunks().map(|(_, h)| h.id()).next();
+        let ids = [id(&before), id(&after)].map(|i| i.expect("one chunk"));
         let t = Transform {
             origin: Pos2::ZERO,
             zoom: 10.0,
