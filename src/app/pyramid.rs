@@ -124,10 +124,6 @@ impl Canvas {
         &self.levels
     }
 
-    pub fn into_levels(self) -> Vec<ColorImage> {
-        self.levels
-    }
-
     /// Paints `tile` at (x0, y0) of level 0 and recomputes the pixels of every level that it
     /// touches; returns those regions, level 0 (the part of the tile inside the image) first.
     /// A level pixel the tile covers only in part mixes old and new pixels until the
