@@ -159,19 +159,23 @@ impl Canvas {
     }
 
     fn patch(&self, level: usize, xs: Range<usize>, ys: Range<usize>) -> Patch {
-        let img = &self.levels[level];
-        let w = img.size[0];
-        let mut pixels = Vec::with_capacity(xs.len() * ys.len());
-        for y in ys.clone() {
-            pixels.extend_from_slice(&img.pixels[y * w + xs.start..y * w + xs.end]);
-        }
         Patch {
             level,
             x: xs.start,
             y: ys.start,
-            image: ColorImage::new([xs.len(), ys.len()], pixels),
+            image: crop(&self.levels[level], xs, ys),
         }
     }
+}
+
+/// Columns `xs` of rows `ys` of `image`, as an image of their own.
+pub fn crop(image: &ColorImage, xs: Range<usize>, ys: Range<usize>) -> ColorImage {
+    let w = image.size[0];
+    let mut pixels = Vec::with_capacity(xs.len() * ys.len());
+    for y in ys.clone() {
+        pixels.extend_from_slice(&image.pixels[y * w + xs.start..y * w + xs.end]);
+    }
+    ColorImage::new([xs.len(), ys.len()], pixels)
 }
 
 /// The level to draw when one physical screen pixel spans `image_pixels` photo pixels: the

@@ -61,15 +61,11 @@ pub fn image_chunks(image: &ColorImage) -> Vec<ChunkImage> {
     let mut out = Vec::new();
     for y0 in (0..height).step_by(CHUNK) {
         for x0 in (0..width).step_by(CHUNK) {
-            let (w, h) = (CHUNK.min(width - x0), CHUNK.min(height - y0));
-            let mut pixels = Vec::with_capacity(w * h);
-            for y in y0..y0 + h {
-                pixels.extend_from_slice(&image.pixels[y * width + x0..y * width + x0 + w]);
-            }
+            let (x1, y1) = ((x0 + CHUNK).min(width), (y0 + CHUNK).min(height));
             out.push(ChunkImage {
                 x: x0,
                 y: y0,
-                image: ColorImage::new([w, h], pixels),
+                image: pyramid::crop(image, x0..x1, y0..y1),
             });
         }
     }
@@ -109,18 +105,13 @@ pub fn region_image(
     ColorImage::new([w, h], pixels)
 }
 
-/// One level on the GPU: its chunks, each with the rect it covers in that level's pixels.
-struct Level {
-    /// Photo pixels per level pixel.
-    scale: f32,
-    chunks: Vec<(Rect, TextureHandle)>,
-}
-
 /// A photo on the GPU as a grid of textures per level.
 pub struct TiledTexture {
     pub width: usize,
     pub height: usize,
-    levels: Vec<Level>,
+    /// Each level's chunks, level 0 first, with the rects they cover in that level's pixels
+    /// (level k's pixels are 2^k photo pixels across).
+    levels: Vec<Vec<(Rect, TextureHandle)>>,
 }
 
 impl TiledTexture {
@@ -136,9 +127,8 @@ impl TiledTexture {
             .levels
             .into_iter()
             .enumerate()
-            .map(|(k, chunks)| Level {
-                scale: (1u64 << k) as f32,
-                chunks: chunks
+            .map(|(k, chunks)| {
+                chunks
                     .into_iter()
                     .map(|c| {
                         let [w, h] = c.image.size;
@@ -149,7 +139,7 @@ impl TiledTexture {
                         let label = format!("{name}/{k}@{},{}", c.x, c.y);
                         (rect, ctx.load_texture(label, c.image, OPTIONS))
                     })
-                    .collect(),
+                    .collect()
             })
             .collect();
         Self {
@@ -163,15 +153,13 @@ impl TiledTexture {
     /// with the rects they cover in photo pixels (a halved level's odd last column or row
     /// reaches half a level pixel past the photo).
     pub fn chunks_for(&self, image_pixels: f32) -> impl Iterator<Item = (Rect, &TextureHandle)> {
-        let level = self
-            .levels
-            .get(pyramid::level_for(image_pixels, self.levels.len()));
-        level.into_iter().flat_map(|l| {
-            let scale = l.scale;
-            l.chunks
-                .iter()
-                .map(move |(r, tex)| (Rect::from_min_max(r.min * scale, r.max * scale), tex))
-        })
+        let k = pyramid::level_for(image_pixels, self.levels.len());
+        let scale = (1u64 << k) as f32;
+        self.levels
+            .get(k)
+            .into_iter()
+            .flatten()
+            .map(move |(r, tex)| (Rect::from_min_max(r.min * scale, r.max * scale), tex))
     }
 
     /// The photo's own chunks (level 0).
@@ -186,7 +174,7 @@ impl TiledTexture {
         };
         let (x0, y0, image) = (patch.x, patch.y, &patch.image);
         let [w, h] = image.size;
-        for (rect, tex) in &mut level.chunks {
+        for (rect, tex) in level {
             let (cx, cy) = (rect.min.x as usize, rect.min.y as usize);
             let (cw, ch) = (rect.width() as usize, rect.height() as usize);
             let (ix0, iy0) = (x0.max(cx), y0.max(cy));
@@ -194,12 +182,7 @@ impl TiledTexture {
             if ix0 >= ix1 || iy0 >= iy1 {
                 continue;
             }
-            let mut pixels = Vec::with_capacity((ix1 - ix0) * (iy1 - iy0));
-            for y in iy0..iy1 {
-                let row = (y - y0) * w;
-                pixels.extend_from_slice(&image.pixels[row + ix0 - x0..row + ix1 - x0]);
-            }
-            let part = ColorImage::new([ix1 - ix0, iy1 - iy0], pixels);
+            let part = pyramid::crop(image, ix0 - x0..ix1 - x0, iy0 - y0..iy1 - y0);
             tex.set_partial([ix0 - cx, iy0 - cy], part, OPTIONS);
         }
     }
