@@ -37,6 +37,8 @@ fn release(cfg: &TrainConfig, dir: &std::path::Path, name: &str, iter: i64) -> s
         .insert("iterations_done".into(), toml::Value::Integer(iter));
     card.training
         .insert("wall_time_hours".into(), toml::Value::Float(0.5));
+    card.training
+        .insert("run".into(), toml::Value::String(name.into()));
     card.training.insert(
         "optimizer_restarts".into(),
         toml::Value::Array(vec![toml::Value::Integer(1)]),
@@ -69,6 +71,16 @@ fn a_run_goes_on_from_its_released_card() {
     };
     let err = train(&cfg, Device::flex(), &opts(&other)).expect_err("wrong card");
     assert!(err.to_string().contains("nafnet-other"), "{err}");
+
+    // So is a card shipped under this model's name by another run (as `nafnet-s` version 2
+    // is the `nafnet-s-long` run).
+    let renamed = release(&cfg, dir.path(), "nafnet-s", 4);
+    let mut card = ModelCard::read(&renamed).expect("card");
+    card.training
+        .insert("run".into(), toml::Value::String("nafnet-s-long".into()));
+    card.write(&renamed).expect("card");
+    let err = train(&cfg, Device::flex(), &opts(&renamed)).expect_err("another run's card");
+    assert!(err.to_string().contains("nafnet-s-long"), "{err}");
 
     let card = release(&cfg, dir.path(), "nafnet-s", 4);
     train(&cfg, Device::flex(), &opts(&card)).expect("two more iterations");

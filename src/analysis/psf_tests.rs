@@ -451,18 +451,16 @@ fn small_and_odd_images_work() {
 /// Issue 7 §4 with a real restoration: blur with a known camera-shake kernel, deblur with the
 /// shipped default model, estimate from (blurry, restored).
 ///
-/// The §8 quotient alone is the blur the model undid: with the finished nafnet-s it scored
-/// median NCC 0.80–0.83 for shakes of 6–14 px, 0.77 at 18 px, 0.60–0.62 at 22–26 px and 0.50
-/// at 30 px, so the issue's bar (≥ 0.7 for shakes up to 31 px) held only to 18 px. The default
-/// blind refinement (`psf_refine`) goes on from the restoration to the whole blur: measured
-/// 0.93–0.99 per length, 0.90 at 26 px (one region of four keeps the quotient, 0.63), 0.97
-/// over all (quotient alone: 0.77).
+/// The §8 quotient alone is the blur the model undid: with nafnet-s version 2 it scores median
+/// NCC 0.83–0.94 for shakes of 6–14 px, 0.76 at 18 px, 0.65–0.69 at 22–26 px and 0.55 at
+/// 30 px (version 1: 0.80–0.83, 0.77, 0.60–0.62, 0.50), so the issue's bar (≥ 0.7 for shakes
+/// up to 31 px) holds only to 18 px. The default blind refinement (`psf_refine`) goes on from
+/// the restoration to the whole blur: measured 0.93–0.99 per length, 0.973 over all
+/// (quotient alone: 0.758).
 /// Asserted: the bar for every length, and refinement above the quotient over all lengths.
 #[test]
 fn a_real_deblur_recovers_camera_shake_kernels() {
-    use crate::engine::test_util::shipped_runner;
-    use crate::engine::{deblur_planes, Planes, TileSettings};
-    use std::sync::atomic::AtomicBool;
+    use crate::engine::test_util::{deblur_rgb, shipped_runner};
 
     let runner = shipped_runner("nafnet-s");
     let (w, h) = (512, 512);
@@ -482,22 +480,7 @@ fn a_real_deblur_recovers_camera_shake_kernels() {
             }
         };
         let blurry = blur_srgb(&sharp, w, h, &truth);
-        let restored = deblur_planes(
-            &runner,
-            Planes {
-                rgb: &blurry,
-                width: w,
-                height: h,
-            },
-            TileSettings {
-                tile: 384,
-                overlap: 64,
-            },
-            None,
-            &AtomicBool::new(false),
-            &mut |_| {},
-        )
-        .expect("deblur");
+        let restored = deblur_rgb(&runner, &blurry, w, h);
         let opts = PsfOptions::default();
         let est = estimate_kernels(&blurry, &restored, w, h, &opts).expect("valid input");
         let scores = |est: &[RegionKernel]| -> Vec<f32> {

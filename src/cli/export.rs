@@ -154,6 +154,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
         },
         training: table(vec![
             ("recipe", Value::String(args.config.display().to_string())),
+            // The run's own name: a card may ship under another (`nafnet-s-long` became
+            // `nafnet-s` version 2), and `--continue-from` must only go on with this run.
+            ("run", Value::String(cfg.name.clone())),
             ("iterations_done", Value::Integer(state.iter as i64)),
             (
                 "iterations_planned",

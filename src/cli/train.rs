@@ -19,7 +19,7 @@ pub struct TrainArgs {
     /// Stop after this iteration (the learning-rate schedule still spans the whole run).
     #[arg(long)]
     pub stop_at: Option<u64>,
-    /// Go on from a released model card (e.g. models/nafnet-s.toml) when the run folder
+    /// Go on from a released model card (e.g. models/dhnet-s.toml) when the run folder
     /// holds no checkpoint: its weights and iteration count, with a fresh optimiser state.
     /// With --resume, a checkpoint in the run folder wins.
     #[arg(long, value_name = "CARD")]

@@ -1,6 +1,8 @@
 //! A deblur job: model + device + tiling + progress + cancel -> restored image.
 
 pub mod batch;
+#[cfg(test)]
+mod default_model_tests;
 pub mod device;
 pub mod job;
 pub mod map_leveling;

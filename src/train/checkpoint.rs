@@ -32,7 +32,8 @@ pub struct Released {
 }
 
 /// Reads the cursor of a model card written by `deblur export`: `training.iterations_done`,
-/// `training.wall_time_hours` and earlier `training.optimizer_restarts`.
+/// `training.wall_time_hours` and earlier `training.optimizer_restarts`. The run is
+/// `training.run` (older cards lack it: their run is the model's name).
 pub fn released(card_path: &Path) -> anyhow::Result<Released> {
     let card = crate::nets::card::ModelCard::read(card_path)?;
     let t = &card.training;
@@ -65,7 +66,10 @@ pub fn released(card_path: &Path) -> anyhow::Result<Released> {
         state: CheckpointState {
             iter,
             train_seconds: hours * 3600.0,
-            name: card.model.name,
+            name: t
+                .get("run")
+                .and_then(toml::Value::as_str)
+                .map_or(card.model.name, str::to_string),
             optimizer_restarts: restarts,
         },
     })

@@ -294,7 +294,7 @@ fn train_loop<M: Module + Restore>(
         let released = checkpoint::released(card)?;
         if released.state.name != cfg.name {
             anyhow::bail!(
-                "{} is the card of `{}`, not of `{}`",
+                "{} records a run of `{}`, not of `{}`",
                 card.display(),
                 released.state.name,
                 cfg.name
