@@ -141,6 +141,11 @@ fn export_scores_the_card_and_pairs_it_with_a_baseline() {
     // stays under.
     let first_card = ModelCard::read(&first.join("tiny-export.toml")).expect("card");
     assert!(first_card.training.get("init_from").is_none());
+    // The run's name, which `deblur train --continue-from` checks.
+    assert_eq!(
+        first_card.training.get("run").and_then(toml::Value::as_str),
+        Some("tiny-export")
+    );
     assert!(first_card
         .evaluation
         .get("pde_cfl_clamp_fraction")

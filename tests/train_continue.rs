@@ -37,8 +37,8 @@ fn release(cfg: &TrainConfig, dir: &std::path::Path, name: &str, iter: i64) -> s
         .insert("iterations_done".into(), toml::Value::Integer(iter));
     card.training
         .insert("wall_time_hours".into(), toml::Value::Float(0.5));
-    card.training
-        .insert("run".into(), toml::Value::String(name.into()));
+    // Without `training.run`, as cards written before it: the run is the model's name.
+    card.training.remove("run");
     card.training.insert(
         "optimizer_restarts".into(),
         toml::Value::Array(vec![toml::Value::Integer(1)]),
