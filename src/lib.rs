@@ -5,6 +5,7 @@
 pub mod analysis;
 pub mod app;
 pub mod cli;
+pub mod deconv;
 pub mod engine;
 pub mod gpu;
 pub mod imaging;

@@ -13,7 +13,8 @@ use super::pyramid::{Canvas, Patch};
 use super::textures::{region_image, Pyramid};
 use crate::analysis::blurmap::{from_expert, from_kernels, from_routers};
 use crate::analysis::feature_kernels::{estimate_feature_kernels, TileKernels};
-use crate::analysis::psf::{estimate_kernels, PsfOptions, RegionKernel};
+use crate::analysis::psf::RegionKernel;
+use crate::deconv::blind::{estimate_photo_kernels, BlindOptions};
 use crate::engine::batch::{plan_batch, run_batch, BatchEvent, BatchSpec, Report};
 use crate::engine::prepare::{prepare_on, Prepared};
 use crate::engine::{deblur_planes_with_map, ComputeDevice, EngineError, Planes};
@@ -257,21 +258,22 @@ impl Jobs {
         }
     }
 
-    /// Estimates per-region kernels from the photo and its restored version.
-    pub fn kernels(&self, doc: u64, blurry: Arc<Photo>, restored: Arc<Photo>) {
+    /// Estimates per-region kernels from the photo alone: the kernels the blind deblur
+    /// (`deblur run --method blind`) deconvolves with.
+    pub fn kernels(&self, doc: u64, blurry: Arc<Photo>) {
         let n = self.notifier();
         spawn("deblur-kernels", move || {
-            let opts = PsfOptions::default();
             let (w, h) = (blurry.width, blurry.height);
-            let result = estimate_kernels(&blurry.rgb, &restored.rgb, w, h, &opts)
-                .map(|kernels| {
-                    // The map is a by-product; without it the kernels are still worth showing.
-                    let map = from_kernels(&kernels, w, h, opts.window)
-                        .ok()
-                        .map(map_images);
-                    (kernels, map)
-                })
-                .map_err(|e| format!("{e:?}"));
+            let cancel = AtomicBool::new(false);
+            let result =
+                estimate_photo_kernels(&blurry, &BlindOptions::default(), &cancel, &|_| {})
+                    .map(|kernels| {
+                        // The map is a by-product; without it the kernels are still worth showing.
+                        let window = kernels.first().map_or(1, |k| k.window);
+                        let map = from_kernels(&kernels, w, h, window).ok().map(map_images);
+                        (kernels, map)
+                    })
+                    .map_err(|e| e.to_string());
             n.send(Msg::Kernels { doc, result });
         });
     }

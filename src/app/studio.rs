@@ -465,11 +465,9 @@ impl DeblurApp {
 
     pub fn start_kernels(&mut self) {
         let Some(d) = &mut self.doc else { return };
-        if let (Some(before), Some(r), false, None) =
-            (&d.photo, &d.restored, d.kernels_running, &d.kernels)
-        {
+        if let (Some(before), false, None) = (&d.photo, d.kernels_running, &d.kernels) {
             d.kernels_running = true;
-            self.jobs.kernels(d.id, before.clone(), r.photo.clone());
+            self.jobs.kernels(d.id, before.clone());
         }
     }
 
@@ -858,7 +856,7 @@ impl DeblurApp {
                 ui.separator();
                 let toggled = ui
                     .checkbox(&mut self.settings.show_kernels, "Kernels")
-                    .on_hover_text("Per-region blur kernels estimated from the photo and its deblurred version (K)")
+                    .on_hover_text("Per-region blur kernels estimated from the photo alone: what the blind deblur (deblur run --method blind) deconvolves with (K)")
                     .changed();
                 let map_toggled = ui
                     .checkbox(&mut self.settings.show_blur_map, "Blur map")
@@ -1018,7 +1016,7 @@ impl DeblurApp {
 
     fn side_panel(&mut self, ui: &mut egui::Ui) {
         let show =
-            self.settings.show_kernels && self.doc.as_ref().is_some_and(|d| d.restored.is_some());
+            self.settings.show_kernels && self.doc.as_ref().is_some_and(|d| d.photo.is_some());
         if !show {
             return;
         }

@@ -1,5 +1,7 @@
-//! `deblur kernels IN`: per-region blur kernels (PSFs) of a photo, estimated by comparing it
-//! with its deblurred version (model-agnostic, models.md §8).
+//! `deblur kernels IN`: per-region blur kernels (PSFs) of a photo: by default estimated from
+//! the photo alone, exactly the kernels `deblur run --method blind` deconvolves with
+//! (`crate::deconv`); with `--method network`, by comparing the photo with a network's
+//! restoration (model-agnostic, models.md §8).
 
 use std::io::Cursor;
 use std::path::PathBuf;
@@ -10,6 +12,7 @@ use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
 
+use super::blind::Method;
 use super::common::{prepare, IoArgs, ModelArgs};
 use crate::analysis::feature_kernels::{estimate_feature_kernels, feature_kernel_overlay, CAPTION};
 use crate::analysis::overlay::kernel_overlay;
@@ -27,9 +30,14 @@ pub struct KernelsArgs {
     /// Regions as COLSxROWS, e.g. 4x3 (default: up to 8 per side, by image size).
     #[arg(long, value_parser = parse_grid)]
     pub grid: Option<(usize, usize)>,
-    /// Kernel window in pixels (odd: 15, 31, 47 or 63).
-    #[arg(long, default_value_t = 31)]
-    pub window: usize,
+    /// Kernel window in pixels, odd (default: from the photo's size for the blind method,
+    /// 31 for the network method, which accepts 3-63).
+    #[arg(long)]
+    pub window: Option<usize>,
+    /// `blind` (the default): the kernels `deblur run` deconvolves with, from the photo
+    /// alone; `network`: the blur --model undid, refined blindly from its restoration.
+    #[arg(long, value_enum, default_value_t = Method::Blind)]
+    pub method: Method,
     /// Write every region's kernel and numbers as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -53,7 +61,7 @@ pub struct KernelsArgs {
     pub io: IoArgs,
 }
 
-fn parse_grid(s: &str) -> Result<(usize, usize), String> {
+pub(crate) fn parse_grid(s: &str) -> Result<(usize, usize), String> {
     let (c, r) = s
         .split_once(['x', 'X'])
         .ok_or_else(|| format!("`{s}`: expected COLSxROWS, e.g. 4x3"))?;
@@ -103,8 +111,17 @@ pub fn run(args: KernelsArgs) -> anyhow::Result<ExitCode> {
         crate::imaging::check_output_path(&args.input, out, args.io.overwrite)?;
     }
     let photo = load(&args.input, &args.io.load_options())?;
+    let wants_features = args.feature_kernels.is_some() || args.feature_kernels_json.is_some();
+    if args.method == Method::Blind && !wants_features {
+        let opts = crate::deconv::blind::BlindOptions {
+            kernel_size: args.window,
+            grid: args.grid,
+        };
+        let kernels = super::blind::estimate(&photo, &opts, &args.input)?;
+        return report(&args, &photo, &kernels);
+    }
     let prepared = prepare(&args.model)?;
-    if args.feature_kernels.is_some() || args.feature_kernels_json.is_some() {
+    if wants_features {
         write_feature_kernels(&args, &photo, &prepared)?;
         if args.output.is_none() && args.json.is_none() {
             return Ok(ExitCode::SUCCESS);
@@ -120,13 +137,22 @@ pub fn run(args: KernelsArgs) -> anyhow::Result<ExitCode> {
     )
     .with_context(|| format!("deblurring {}", args.input.display()))?;
     let opts = PsfOptions {
-        window: args.window,
+        window: args.window.unwrap_or(crate::analysis::psf::DEFAULT_WINDOW),
         grid: args.grid,
         refine: !args.no_refine,
         ..PsfOptions::default()
     };
     let kernels = estimate_kernels(&photo.rgb, &restored.rgb, photo.width, photo.height, &opts)
         .map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
+    report(&args, &photo, &kernels)
+}
+
+/// Prints the regions and writes the requested overlay and JSON.
+fn report(
+    args: &KernelsArgs,
+    photo: &crate::imaging::Photo,
+    kernels: &[crate::analysis::psf::RegionKernel],
+) -> anyhow::Result<ExitCode> {
     let reliable = kernels.iter().filter(|k| k.reliable).count();
     println!(
         "{}: {} regions ({} reliable)",
@@ -134,22 +160,11 @@ pub fn run(args: KernelsArgs) -> anyhow::Result<ExitCode> {
         kernels.len(),
         reliable
     );
-    for k in &kernels {
-        println!(
-            "  region {},{} at ({}, {}): length {:.1} px at {:.0}°, extent {:.1} px, confidence {:.2}{}",
-            k.col,
-            k.row,
-            k.x,
-            k.y,
-            k.stats.length,
-            k.stats.angle_deg,
-            k.stats.extent,
-            k.confidence,
-            if k.reliable { "" } else { " (unreliable)" }
-        );
+    for line in super::blind::describe(kernels) {
+        println!("  {line}");
     }
     if let Some(path) = &args.output {
-        let img = kernel_overlay(&photo.rgb, photo.width, photo.height, &kernels);
+        let img = kernel_overlay(&photo.rgb, photo.width, photo.height, kernels);
         let mut bytes = Vec::new();
         img.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
             .context("encoding the kernel grid")?;
@@ -211,7 +226,7 @@ fn write_feature_kernels(
         photo.width,
         photo.height,
         prepared.tiles.tile,
-        args.window,
+        args.window.unwrap_or(crate::analysis::psf::DEFAULT_WINDOW),
         &prepared.runner.device,
     )
     .ok_or_else(|| {

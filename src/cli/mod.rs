@@ -3,6 +3,7 @@
 mod batch;
 mod bench;
 mod bench_kernels;
+mod blind;
 mod common;
 mod eval;
 mod export;

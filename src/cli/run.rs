@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::blind::{BlindArgs, Method};
 use super::common::{prepare, IoArgs, ModelArgs};
 use crate::analysis::blurmap::BlurMap;
 use crate::analysis::heatmap::{encode_heatmap_png, encode_raw_tiff};
@@ -31,6 +32,12 @@ pub struct RunArgs {
     /// Also write the blur map's values (pixels) as a 32-bit float single-channel TIFF.
     #[arg(long, value_name = "TIFF")]
     pub blur_map_raw: Option<PathBuf>,
+    /// How to deblur: `blind` (the default) estimates the shake from the photo and
+    /// deconvolves; `network` runs --model.
+    #[arg(long, value_enum, default_value_t = Method::Blind)]
+    pub method: Method,
+    #[command(flatten)]
+    pub blind: BlindArgs,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -87,6 +94,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let want_map = args.blur_map.is_some() || args.blur_map_raw.is_some();
     let photo = load(&args.input, &args.io.load_options())?;
+    if args.method == Method::Blind {
+        return run_blind(&args, &photo, want_map);
+    }
     let prepared = prepare(&args.model)?;
     let routers = prepared.runner.net.has_routers();
     if want_map && !routers && photo.width.min(photo.height) < MIN_REGION {
@@ -142,6 +152,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(map) = &map {
         write_maps(&args, map)?;
     }
+    log_done(&args, &photo, start);
+    Ok(ExitCode::SUCCESS)
+}
+
+fn log_done(args: &RunArgs, photo: &crate::imaging::Photo, start: Instant) {
     let secs = start.elapsed().as_secs_f64();
     let mp = (photo.width * photo.height) as f64 / 1e6;
     tracing::info!(
@@ -150,5 +165,41 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         secs,
         secs * 1000.0 / mp.max(1e-9)
     );
+}
+
+/// `--method blind`: kernels from the photo, deconvolution with them; the blur map, if
+/// asked for, shows the same kernels' extent.
+fn run_blind(
+    args: &RunArgs,
+    photo: &crate::imaging::Photo,
+    want_map: bool,
+) -> anyhow::Result<ExitCode> {
+    let start = Instant::now();
+    let opts = args.blind.options();
+    tracing::info!(
+        "{}: {}x{}, blind deconvolution",
+        args.input.display(),
+        photo.width,
+        photo.height
+    );
+    let kernels = super::blind::estimate(photo, &opts, &args.input)?;
+    for line in super::blind::describe(&kernels) {
+        tracing::info!("{line}");
+    }
+    let restored = super::blind::deconvolve(photo, &kernels, &args.input)?;
+    save(
+        &restored,
+        &args.output,
+        Some(&args.input),
+        &args.io.save_options(),
+    )?;
+    if want_map {
+        let window = kernels.first().map_or(1, |k| k.window);
+        let map =
+            crate::analysis::blurmap::from_kernels(&kernels, photo.width, photo.height, window)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
+        write_maps(args, &map)?;
+    }
+    log_done(args, photo, start);
     Ok(ExitCode::SUCCESS)
 }

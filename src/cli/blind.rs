@@ -1,0 +1,109 @@
+//! The blind pipeline (`crate::deconv::blind`) for `run` and `kernels`, with a progress bar
+//! per stage.
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::analysis::psf::RegionKernel;
+use crate::deconv::blind::{deconvolve_photo, estimate_photo_kernels, BlindOptions};
+use crate::imaging::Photo;
+
+/// How a photo is deblurred.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Method {
+    /// Estimate the camera-shake kernels from the photo and deconvolve with them (physics;
+    /// measured best on camera shake, and a sharp photo is left as it is).
+    Blind,
+    /// Run the network named by --model (end to end; for blur that no kernel describes,
+    /// such as subjects moving against a still background).
+    Network,
+}
+
+/// Settings of the blind method.
+#[derive(Args, Debug, Clone)]
+pub struct BlindArgs {
+    /// Blind method: kernel size in pixels, odd, 3-75 (default: from the photo's size; the
+    /// estimate keeps only the taps the blur uses).
+    #[arg(long, value_name = "PX")]
+    pub kernel_size: Option<usize>,
+    /// Blind method: kernel regions as COLSxROWS, for shake that varies over the photo
+    /// (default: one per 512 px, at most 4 per side).
+    #[arg(long, value_name = "COLSxROWS", value_parser = super::kernels::parse_grid)]
+    pub regions: Option<(usize, usize)>,
+}
+
+impl BlindArgs {
+    pub fn options(&self) -> BlindOptions {
+        BlindOptions {
+            kernel_size: self.kernel_size,
+            grid: self.regions,
+        }
+    }
+}
+
+fn stage_bar(what: &str) -> ProgressBar {
+    ProgressBar::new(1000).with_style(
+        ProgressStyle::with_template(&format!(
+            "{{spinner}} {what} [{{bar:30}}] {{percent}}%, {{elapsed}} elapsed, {{eta}} left"
+        ))
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    )
+}
+
+/// The photo's region kernels, with a progress bar.
+pub fn estimate(
+    photo: &Photo,
+    opts: &BlindOptions,
+    input: &Path,
+) -> anyhow::Result<Vec<RegionKernel>> {
+    let cancel = AtomicBool::new(false);
+    let bar = stage_bar("estimating kernels");
+    let kernels = estimate_photo_kernels(photo, opts, &cancel, &|f| {
+        bar.set_position((f * 1000.0) as u64)
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    bar.finish_and_clear();
+    Ok(kernels)
+}
+
+/// The photo deconvolved with `kernels`, with a progress bar.
+pub fn deconvolve(photo: &Photo, kernels: &[RegionKernel], input: &Path) -> anyhow::Result<Photo> {
+    let cancel = AtomicBool::new(false);
+    let bar = stage_bar("deconvolving");
+    let out = deconvolve_photo(photo, kernels, &cancel, &|f| {
+        bar.set_position((f * 1000.0) as u64)
+    })
+    .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
+    bar.finish_and_clear();
+    Ok(out)
+}
+
+/// One line per region, as `deblur kernels` and `deblur run -v` print them.
+pub fn describe(kernels: &[RegionKernel]) -> Vec<String> {
+    kernels
+        .iter()
+        .map(|k| {
+            format!(
+                "region {},{} at ({}, {}): length {:.1} px at {:.0}°, extent {:.1} px, \
+                 confidence {:.2}{}",
+                k.col,
+                k.row,
+                k.x,
+                k.y,
+                k.stats.length,
+                k.stats.angle_deg,
+                k.stats.extent,
+                k.confidence,
+                if k.reliable {
+                    ""
+                } else {
+                    " (unreliable: uses the global kernel)"
+                }
+            )
+        })
+        .collect()
+}
