@@ -14,8 +14,10 @@ use super::textures::{region_image, Pyramid};
 use crate::analysis::blurmap::{from_expert, from_kernels, from_routers};
 use crate::analysis::feature_kernels::{estimate_feature_kernels, TileKernels};
 use crate::analysis::psf::RegionKernel;
-use crate::deconv::blind::{estimate_photo_kernels, BlindOptions};
-use crate::engine::batch::{plan_batch, run_batch, BatchEvent, BatchSpec, Report};
+use crate::deconv::blind::{deconvolve_photo, estimate_photo_kernels, BlindOptions, BLIND};
+use crate::engine::batch::{
+    plan_batch, run_batch, BatchEvent, BatchSpec, Method as BatchMethod, Report,
+};
 use crate::engine::prepare::{prepare_on, Prepared};
 use crate::engine::{deblur_planes_with_map, ComputeDevice, EngineError, Planes};
 use crate::imaging::{load, save, LoadOptions, Photo, SaveOptions};
@@ -41,6 +43,8 @@ pub enum Msg {
     Tile {
         doc: u64,
         job: u64,
+        /// What `done` and `total` count (`state::TILES`, or a blind-method stage).
+        stage: &'static str,
         /// What the tile changes in each level of the after view.
         patches: Vec<Patch>,
         done: usize,
@@ -349,6 +353,10 @@ fn inference_pool(device: &ComputeDevice) -> Option<rayon::ThreadPool> {
 fn inference_loop(orders: Receiver<Order>, n: Notifier, device: ComputeDevice) {
     let mut cached: Option<(String, Prepared)> = None;
     for order in orders {
+        if let Some(blind) = BlindOrder::of(&order) {
+            blind.run(&n);
+            continue;
+        }
         let model = match &order {
             Order::Deblur { model, .. } | Order::Batch { model, .. } => model.clone(),
         };
@@ -422,8 +430,157 @@ fn run(n: &Notifier, prepared: &Prepared, order: &Order) {
             save,
             cancel,
             ..
-        } => batch(n, prepared, spec, load, save, cancel),
+        } => batch(n, Some(prepared), spec, load, save, cancel),
     }
+}
+
+/// A deblur or batch order for the blind method (`deconv::blind`), which needs no model.
+enum BlindOrder<'a> {
+    Deblur {
+        doc: u64,
+        job: u64,
+        photo: &'a Photo,
+        cancel: &'a AtomicBool,
+    },
+    Batch {
+        spec: &'a BatchSpec,
+        load: &'a LoadOptions,
+        save: &'a SaveOptions,
+        cancel: &'a AtomicBool,
+    },
+}
+
+impl<'a> BlindOrder<'a> {
+    fn of(order: &'a Order) -> Option<Self> {
+        match order {
+            Order::Deblur {
+                doc,
+                job,
+                photo,
+                model,
+                cancel,
+                ..
+            } if model == BLIND => Some(Self::Deblur {
+                doc: *doc,
+                job: *job,
+                photo,
+                cancel,
+            }),
+            Order::Batch {
+                spec,
+                model,
+                load,
+                save,
+                cancel,
+            } if model == BLIND => Some(Self::Batch {
+                spec,
+                load,
+                save,
+                cancel,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Runs the order; a panic becomes this job's error, as for the networks.
+    fn run(self, n: &Notifier) {
+        let what = "blind deconvolution failed unexpectedly (a bug: please report it)";
+        match self {
+            Self::Deblur {
+                doc,
+                job,
+                photo,
+                cancel,
+            } => {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    blind_deblur(n, doc, job, photo, cancel)
+                }));
+                if outcome.is_err() {
+                    n.send(Msg::DeblurEnded {
+                        doc,
+                        job,
+                        error: Some(what.into()),
+                    });
+                }
+            }
+            Self::Batch {
+                spec,
+                load,
+                save,
+                cancel,
+            } => {
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    batch(n, None, spec, load, save, cancel)
+                }));
+                if outcome.is_err() {
+                    n.send(Msg::Batch(BatchMsg::Failed { error: what.into() }));
+                }
+            }
+        }
+    }
+}
+
+/// The blind method: kernels from the photo, deconvolution with them. The kernels go to the
+/// inspector as well, so that it shows exactly what was used.
+fn blind_deblur(n: &Notifier, doc: u64, job: u64, photo: &Photo, cancel: &AtomicBool) {
+    /// Progress is reported in these steps per stage.
+    const STEPS: usize = 1000;
+    let (w, h) = (photo.width, photo.height);
+    let start = Instant::now();
+    let canvas = Canvas::new(region_image(&photo.rgb, w, h, 0, 0, w, h, Some(0.55)));
+    n.send(Msg::DeblurStarted {
+        doc,
+        job,
+        placeholder: Pyramid::of_levels(canvas.levels()),
+    });
+    let report = |stage: &'static str, f: f32| {
+        n.send(Msg::Tile {
+            doc,
+            job,
+            stage,
+            patches: Vec::new(),
+            done: (f * STEPS as f32) as usize,
+            total: STEPS,
+            elapsed_s: start.elapsed().as_secs_f64(),
+        })
+    };
+    let ended = |error: String| {
+        let cancelled = error == crate::deconv::blind::BlindError::Cancelled.to_string();
+        n.send(Msg::DeblurEnded {
+            doc,
+            job,
+            error: (!cancelled).then_some(error),
+        })
+    };
+    report("estimating kernels", 0.0);
+    let kernels = match estimate_photo_kernels(photo, &BlindOptions::default(), cancel, &|f| {
+        report("estimating kernels", f)
+    }) {
+        Ok(k) => k,
+        Err(e) => return ended(e.to_string()),
+    };
+    report("deconvolving", 0.0);
+    let restored = match deconvolve_photo(photo, &kernels, cancel, &|f| report("deconvolving", f)) {
+        Ok(p) => p,
+        Err(e) => return ended(e.to_string()),
+    };
+    let chunks = Pyramid::of_planes(&restored.rgb, w, h);
+    n.send(Msg::Deblurred {
+        doc,
+        job,
+        photo: Arc::new(restored),
+        chunks,
+        model: BLIND.to_string(),
+        seconds: start.elapsed().as_secs_f64(),
+        blur_map: None,
+        expert_maps: Vec::new(),
+    });
+    let window = kernels.first().map_or(1, |k| k.window);
+    let map = from_kernels(&kernels, w, h, window).ok().map(map_images);
+    n.send(Msg::Kernels {
+        doc,
+        result: Ok((kernels, map)),
+    });
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -463,6 +620,7 @@ fn deblur(
             n.send(Msg::Tile {
                 doc,
                 job,
+                stage: super::state::TILES,
                 patches: canvas.paint(t.x, t.y, &image),
                 done: e.done,
                 total: e.total,
@@ -520,9 +678,18 @@ fn deblur(
     }
 }
 
+/// The device label of a network, or where the blind method runs (the CPU).
+fn blind_or(prepared: Option<&Prepared>, label: impl Fn(&Prepared) -> String) -> String {
+    prepared.map_or_else(
+        || format!("CPU ({} threads)", rayon::current_num_threads()),
+        label,
+    )
+}
+
+/// A batch with a network (`prepared`) or, without one, the blind method.
 fn batch(
     n: &Notifier,
-    prepared: &Prepared,
+    prepared: Option<&Prepared>,
     spec: &BatchSpec,
     load: &LoadOptions,
     save: &SaveOptions,
@@ -557,37 +724,36 @@ fn batch(
             .map(|r| r.display().to_string())
             .unwrap_or_else(|_| p.to_string())
     };
-    let mut report = run_batch(
-        plan,
-        &prepared.runner,
-        prepared.tiles,
-        load,
-        save,
-        cancel,
-        &mut |e| {
-            let msg = match e {
-                BatchEvent::Started { index, input, .. } => BatchMsg::Started {
-                    index,
-                    input: rel(&input.display().to_string()),
-                },
-                BatchEvent::Tile { done, total } => BatchMsg::Tile { done, total },
-                BatchEvent::Finished { index, result } => match result {
-                    Ok(d) => BatchMsg::Finished {
-                        index,
-                        input: rel(&d.input),
-                        error: None,
-                    },
-                    Err(f) => BatchMsg::Finished {
-                        index,
-                        input: rel(&f.input),
-                        error: Some(f.error.clone()),
-                    },
-                },
-            };
-            n.send(Msg::Batch(msg));
+    let method = match prepared {
+        Some(p) => BatchMethod::Network {
+            model: &p.runner,
+            tiles: p.tiles,
         },
-    );
-    report.device = prepared.device_label.clone();
+        None => BatchMethod::Blind(BlindOptions::default()),
+    };
+    let mut report = run_batch(plan, &method, load, save, cancel, &mut |e| {
+        let msg = match e {
+            BatchEvent::Started { index, input, .. } => BatchMsg::Started {
+                index,
+                input: rel(&input.display().to_string()),
+            },
+            BatchEvent::Tile { done, total } => BatchMsg::Tile { done, total },
+            BatchEvent::Finished { index, result } => match result {
+                Ok(d) => BatchMsg::Finished {
+                    index,
+                    input: rel(&d.input),
+                    error: None,
+                },
+                Err(f) => BatchMsg::Finished {
+                    index,
+                    input: rel(&f.input),
+                    error: Some(f.error.clone()),
+                },
+            },
+        };
+        n.send(Msg::Batch(msg));
+    });
+    report.device = blind_or(prepared, |p| p.device_label.clone());
     n.send(Msg::Batch(BatchMsg::Ended {
         report: Box::new(report),
     }));

@@ -18,6 +18,7 @@ use super::textures::TiledTexture;
 use super::theme;
 use super::viewer::{self, ViewerInput, Viewport};
 use crate::analysis::blurmap::BlurMapSource;
+use crate::deconv::blind::BLIND;
 use crate::engine::batch::{BatchFormat, BatchSpec};
 use crate::engine::ComputeDevice;
 use crate::imaging::{BitDepth, LoadOptions, Photo, SaveOptions};
@@ -169,12 +170,12 @@ impl DeblurApp {
         let cancel = Arc::new(AtomicBool::new(false));
         doc.progress = Some(Progress {
             job,
+            stage: super::state::TILES,
             done: 0,
             total: 0,
             elapsed_s: 0.0,
             cancel: cancel.clone(),
         });
-        doc.kernels = None;
         doc.feature_kernels = None;
         self.frame_stats = FrameStats::default();
         self.jobs.deblur(
@@ -319,6 +320,7 @@ impl DeblurApp {
             Msg::Tile {
                 doc,
                 job,
+                stage,
                 patches,
                 done,
                 total,
@@ -329,7 +331,7 @@ impl DeblurApp {
                         patches.iter().for_each(|p| after.update(p));
                     }
                     if let Some(p) = &mut d.progress {
-                        (p.done, p.total, p.elapsed_s) = (done, total, elapsed_s);
+                        (p.stage, p.done, p.total, p.elapsed_s) = (stage, done, total, elapsed_s);
                     }
                 }
             }
@@ -345,13 +347,21 @@ impl DeblurApp {
             } => {
                 let stats = self.frame_stats;
                 if let Some(d) = self.doc_for(doc, job) {
-                    // A new result makes maps and kernels of the previous one stale.
-                    d.blur_map = blur_map.map(|m| blurmap_view::upload(ctx, m));
+                    // A new result makes the router maps of the previous one stale. The region
+                    // kernels come from the photo alone, so they and their map stay.
+                    let had_router_map = d.blur_map.as_ref().is_some_and(|m| m.from_routers);
+                    match blur_map {
+                        Some(m) => d.blur_map = Some(blurmap_view::upload(ctx, m)),
+                        None if had_router_map => {
+                            d.blur_map = None;
+                            d.kernels = None;
+                        }
+                        None => {}
+                    }
                     d.expert_maps = expert_maps
                         .into_iter()
                         .map(|m| blurmap_view::upload(ctx, m))
                         .collect();
-                    d.kernels = None;
                     d.feature_kernels = None;
                     d.after = Some(TiledTexture::upload(
                         ctx,
@@ -377,7 +387,8 @@ impl DeblurApp {
                         stats.max_ui_ms
                     );
                     self.notify(format!("deblurred with {model} in {seconds:.1} s"), false);
-                    if self.wants_kernels() {
+                    // The blind method sends the kernels it used right after its result.
+                    if model != BLIND && self.wants_kernels() {
                         self.start_kernels();
                     }
                 }
@@ -817,6 +828,9 @@ impl DeblurApp {
                         }
                         let text = match (p.total, p.eta_s()) {
                             (0, _) => "loading the model…".to_string(),
+                            (_, _) if p.stage != super::state::TILES => {
+                                format!("{} {:.0} %", p.stage, 100.0 * p.fraction())
+                            }
                             (t, Some(eta)) => format!("{}/{t} tiles, {:.0} s left", p.done, eta),
                             (t, None) => format!("{}/{t} tiles", p.done),
                         };
@@ -918,6 +932,20 @@ impl DeblurApp {
             .selected_text(format!("Model: {current}"))
             .width(180.0)
             .show_ui(ui, |ui| {
+                let blind = ui
+                    .add(egui::Button::selectable(
+                        current == BLIND,
+                        "blind  ·  blind deconvolution  ·  recommended for camera shake",
+                    ))
+                    .on_hover_text(
+                        "Estimates the camera shake from the photo itself and undoes it: the \
+                         kernels shown by the inspector are the ones used. Best for a whole \
+                         photo shaken during the exposure; a sharp photo is left as it is.\n\
+                         Shows: the kernels it used; blur map from their sizes",
+                    );
+                if blind.clicked() {
+                    self.settings.model = BLIND.to_string();
+                }
                 for m in &self.models {
                     let installed = m.card_path.is_some();
                     let text = format!(
@@ -954,7 +982,7 @@ impl DeblurApp {
                 }
             })
             .response
-            .on_hover_text("The deblurring network");
+            .on_hover_text("How to deblur: blind deconvolution or a deblurring network");
     }
 
     fn status_bar(&mut self, ui: &mut egui::Ui) {

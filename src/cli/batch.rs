@@ -8,8 +8,11 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
+use super::blind::{BlindArgs, Method};
 use super::common::{prepare, IoArgs, ModelArgs};
-use crate::engine::batch::{plan_batch, run_batch, BatchEvent, BatchFormat, BatchSpec};
+use crate::engine::batch::{
+    plan_batch, run_batch, BatchEvent, BatchFormat, BatchSpec, Method as BatchMethod,
+};
 
 #[derive(Args, Debug)]
 pub struct BatchArgs {
@@ -27,6 +30,12 @@ pub struct BatchArgs {
     /// Write a JSON report of every file (done, skipped, failed with the reason).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// How to deblur: `blind` (the default) estimates each photo's shake and deconvolves;
+    /// `network` runs --model.
+    #[arg(long, value_enum, default_value_t = Method::Blind)]
+    pub method: Method,
+    #[command(flatten)]
+    pub blind: BlindArgs,
     #[command(flatten)]
     pub model: ModelArgs,
     #[command(flatten)]
@@ -47,7 +56,17 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     let mut report = if plan.work.is_empty() {
         plan.report
     } else {
-        let prepared = prepare(&args.model)?;
+        let prepared = match args.method {
+            Method::Network => Some(prepare(&args.model)?),
+            Method::Blind => None,
+        };
+        let method = match &prepared {
+            Some(p) => BatchMethod::Network {
+                model: &p.runner,
+                tiles: p.tiles,
+            },
+            None => BatchMethod::Blind(args.blind.options()),
+        };
         let bar = ProgressBar::new(plan.work.len() as u64).with_style(
             ProgressStyle::with_template(
                 "[{bar:30}] {pos}/{len} photos, {elapsed} elapsed, ETA {eta}  {wide_msg}",
@@ -58,8 +77,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         let cancel = AtomicBool::new(false);
         let mut report = run_batch(
             plan,
-            &prepared.runner,
-            prepared.tiles,
+            &method,
             &args.io.load_options(),
             &args.io.save_options(),
             &cancel,
@@ -81,10 +99,16 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
             },
         );
         bar.finish_and_clear();
-        report.device = prepared.device_label.clone();
+        report.device = prepared.as_ref().map_or_else(
+            || format!("CPU ({} threads)", rayon::current_num_threads()),
+            |p| p.device_label.clone(),
+        );
         report
     };
-    report.model = args.model.model.clone();
+    report.model = match args.method {
+        Method::Network => args.model.model.clone(),
+        Method::Blind => crate::deconv::blind::BLIND.to_string(),
+    };
 
     println!(
         "batch: {} done, {} skipped, {} failed",

@@ -22,6 +22,9 @@ use crate::analysis::psf::{grid_count, kernel_stats, region_starts, RegionKernel
 use crate::imaging::color::{linear_to_srgb, luminance, srgb_to_linear};
 use crate::imaging::Photo;
 
+/// The name the window's method picker and `deblur batch` give this method, beside the
+/// networks' names.
+pub const BLIND: &str = "blind";
 /// Target side of a region of the kernel grid, px.
 pub const REGION: usize = 512;
 /// Most regions per side when the grid is automatic.

@@ -13,7 +13,8 @@ use serde::Serialize;
 
 use super::runner::{TileModel, TileSettings};
 use super::{restore_photo, EngineError};
-use crate::imaging::{is_supported_extension, load, save, LoadOptions, SaveOptions};
+use crate::deconv::blind::{deconvolve_photo, estimate_photo_kernels, BlindOptions};
+use crate::imaging::{is_supported_extension, load, save, LoadOptions, Photo, SaveOptions};
 
 /// Output format of a batch; `None` keeps the input's format when it can be written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Serialize, serde::Deserialize)]
@@ -159,8 +160,7 @@ pub fn plan_batch(spec: &BatchSpec) -> Result<BatchPlan, String> {
 /// (marking the report cancelled) when `cancel` is set.
 pub fn run_batch(
     plan: BatchPlan,
-    model: &dyn TileModel,
-    tiles: TileSettings,
+    method: &Method,
     load_options: &LoadOptions,
     save_options: &SaveOptions,
     cancel: &AtomicBool,
@@ -187,15 +187,8 @@ pub fn run_batch(
                 std::fs::create_dir_all(parent)
                     .map_err(|e| format!("cannot create folder {}: {e}", parent.display()))?;
             }
-            let restored = restore_photo(model, &photo, tiles, cancel, &mut |t| {
-                on_event(BatchEvent::Tile {
-                    done: t.done,
-                    total: t.total,
-                })
-            })
-            .map_err(|e| match e {
-                EngineError::Cancelled => "cancelled".to_string(),
-                e => e.to_string(),
+            let restored = method.deblur(&photo, cancel, &mut |done, total| {
+                on_event(BatchEvent::Tile { done, total })
             })?;
             save(&restored, &output, Some(&input), save_options).map_err(|e| e.to_string())
         })();
@@ -228,6 +221,50 @@ pub fn run_batch(
         }
     }
     report
+}
+
+/// How each photo of a batch is deblurred.
+pub enum Method<'a> {
+    /// A network, tile by tile.
+    Network {
+        model: &'a dyn TileModel,
+        tiles: TileSettings,
+    },
+    /// Blind deconvolution (`deconv::blind`): kernels from each photo, then deconvolution.
+    Blind(BlindOptions),
+}
+
+impl Method<'_> {
+    /// The deblurred photo; `progress(done, total)` counts tiles (for the blind method, two
+    /// steps: the kernels, then the deconvolution).
+    fn deblur(
+        &self,
+        photo: &Photo,
+        cancel: &AtomicBool,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Photo, String> {
+        match self {
+            Self::Network { model, tiles } => {
+                restore_photo(*model, photo, *tiles, cancel, &mut |t| {
+                    progress(t.done, t.total)
+                })
+                .map_err(|e| match e {
+                    EngineError::Cancelled => "cancelled".to_string(),
+                    e => e.to_string(),
+                })
+            }
+            Self::Blind(opts) => {
+                // Stage progress arrives on worker threads; the batch's callback is not Sync.
+                let kernels = estimate_photo_kernels(photo, opts, cancel, &|_| {})
+                    .map_err(|e| e.to_string())?;
+                progress(1, 2);
+                let out = deconvolve_photo(photo, &kernels, cancel, &|_| {})
+                    .map_err(|e| e.to_string())?;
+                progress(2, 2);
+                Ok(out)
+            }
+        }
+    }
 }
 
 /// The files to process, and the folders that could not be read.
@@ -311,7 +348,11 @@ mod tests {
             overlap: 8,
         };
         let (load, save) = (LoadOptions::default(), SaveOptions::default());
-        run_batch(plan, &Identity, tiles, &load, &save, cancel, on_event)
+        let method = Method::Network {
+            model: &Identity,
+            tiles,
+        };
+        run_batch(plan, &method, &load, &save, cancel, on_event)
     }
 
     #[test]
