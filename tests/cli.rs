@@ -464,3 +464,88 @@ fn eval_pairs_and_a_paired_comparison() {
     );
     assert_clean_failure(&o, "base.json");
 }
+
+/// A photo-like image shaken horizontally by 11 px in linear light (gamma 2.2), with its
+/// sharp original. The rings' period (22 px) stays clear of the box blur's spectral zeros.
+fn write_shaken_png(blurry: &Path, w: u32, h: u32) -> Vec<f32> {
+    let lin = |v: f32| v.powf(2.2);
+    let sharp: Vec<f32> = (0..w * h)
+        .map(|i| {
+            let (x, y) = ((i % w) as f32, (i / w) as f32);
+            let ring = (((x - 70.0).hypot(y - 60.0) / 11.0) as u32 % 2) as f32;
+            let check = (((x / 19.0) as u32 + (y / 13.0) as u32) % 2) as f32;
+            0.15 + 0.45 * ring + 0.3 * check
+        })
+        .collect();
+    let img = image::GrayImage::from_fn(w, h, |x, y| {
+        let mut acc = 0.0;
+        for d in -5..=5i64 {
+            let xx = (x as i64 + d).clamp(0, w as i64 - 1) as u32;
+            acc += lin(sharp[(y * w + xx) as usize]) / 11.0;
+        }
+        image::Luma([(acc.powf(1.0 / 2.2) * 255.0).round() as u8])
+    });
+    img.save(blurry).expect("write the shaken photo");
+    sharp
+}
+
+/// RMS difference (8-bit grey levels) of `path` from `sharp`, over the inner part, at the best
+/// shift within ±2 px (a blind result is known up to a translation).
+fn rms_from(path: &Path, sharp: &[f32], w: u32, h: u32) -> f64 {
+    let img = image::open(path).expect("decodes").to_luma8();
+    let mut best = f64::MAX;
+    for dy in -2..=2i64 {
+        for dx in -2..=2i64 {
+            let (mut se, mut n) = (0.0f64, 0usize);
+            for y in 20..h as i64 - 20 {
+                for x in 20..w as i64 - 20 {
+                    let v = f64::from(img.get_pixel((x + dx) as u32, (y + dy) as u32)[0]);
+                    let d = v - f64::from(sharp[(y * w as i64 + x) as usize]) * 255.0;
+                    se += d * d;
+                    n += 1;
+                }
+            }
+            best = best.min((se / n as f64).sqrt());
+        }
+    }
+    best
+}
+
+#[test]
+fn run_without_a_model_removes_camera_shake_by_blind_deconvolution() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (w, h) = (200, 150);
+    let input = dir.path().join("shaken.png");
+    let output = dir.path().join("sharp.png");
+    let sharp = write_shaken_png(&input, w, h);
+    let o = deblur(&[
+        "run",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (before, after) = (
+        rms_from(&input, &sharp, w, h),
+        rms_from(&output, &sharp, w, h),
+    );
+    eprintln!("RMS from the sharp image: {before:.1} → {after:.1} grey levels");
+    // Measured 36.8 → 20.2.
+    assert!(after < 0.7 * before, "{before:.1} → {after:.1}");
+    // The kernels it used are the ones `deblur kernels` reports: a horizontal ~11-px line.
+    let json = dir.path().join("k.json");
+    let o = deblur(&[
+        "kernels",
+        input.to_str().unwrap(),
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let k: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let region = &k[0];
+    let angle = region["angle_deg"].as_f64().unwrap();
+    let length = region["length_px"].as_f64().unwrap();
+    assert!(angle.min(180.0 - angle) < 10.0, "angle {angle}");
+    assert!((8.0..=14.0).contains(&length), "length {length}");
+}

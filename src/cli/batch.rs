@@ -30,10 +30,10 @@ pub struct BatchArgs {
     /// Write a JSON report of every file (done, skipped, failed with the reason).
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// How to deblur: `blind` (the default) estimates each photo's shake and deconvolves;
-    /// `network` runs --model.
-    #[arg(long, value_enum, default_value_t = Method::Blind)]
-    pub method: Method,
+    /// How to deblur: `blind` estimates each photo's shake and deconvolves (the default
+    /// unless --model names a network); `network` runs --model.
+    #[arg(long, value_enum)]
+    pub method: Option<Method>,
     #[command(flatten)]
     pub blind: BlindArgs,
     #[command(flatten)]
@@ -56,7 +56,7 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
     let mut report = if plan.work.is_empty() {
         plan.report
     } else {
-        let prepared = match args.method {
+        let prepared = match Method::resolve(args.method, &args.model) {
             Method::Network => Some(prepare(&args.model)?),
             Method::Blind => None,
         };
@@ -105,8 +105,8 @@ pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
         );
         report
     };
-    report.model = match args.method {
-        Method::Network => args.model.model.clone(),
+    report.model = match Method::resolve(args.method, &args.model) {
+        Method::Network => args.model.name().to_string(),
         Method::Blind => crate::deconv::blind::BLIND.to_string(),
     };
 

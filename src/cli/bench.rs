@@ -41,6 +41,10 @@ pub struct BenchArgs {
     /// spectral multiply, each against burn's tensor ops and the CPU reference.
     #[arg(long)]
     pub kernels: bool,
+    /// Time the blind pipeline (kernel estimate and deconvolution, CPU) on `--sizes` photos
+    /// instead of networks.
+    #[arg(long)]
+    pub blind: bool,
     /// With --kernels: also the large cases (PDE 32×256², FFT 48×256² and 16×1024²).
     #[arg(long)]
     pub large: bool,
@@ -297,6 +301,10 @@ fn config_of(name: &str) -> anyhow::Result<crate::nets::model::NetConfig> {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.blind {
+        super::bench_blind::run(&args.sizes, args.repeats, peak_rss_mb, reset_peak_rss);
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut cases: Vec<Case> = Vec::new();
     for dev in &args.devices {
         let choice = match dev.as_str() {

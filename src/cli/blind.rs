@@ -22,6 +22,17 @@ pub enum Method {
     Network,
 }
 
+impl Method {
+    /// The method asked for; without one, a network if `--model` names one, else blind.
+    pub fn resolve(asked: Option<Method>, model: &super::common::ModelArgs) -> Method {
+        asked.unwrap_or(if model.model.is_some() {
+            Method::Network
+        } else {
+            Method::Blind
+        })
+    }
+}
+
 /// Settings of the blind method.
 #[derive(Args, Debug, Clone)]
 pub struct BlindArgs {

@@ -10,10 +10,12 @@ use crate::nets::registry::DEFAULT_MODEL;
 /// Which network, where it runs, and how the photo is tiled.
 #[derive(Args, Debug, Clone)]
 pub struct ModelArgs {
-    /// Model: a name from `deblur models`, a model card (.toml), our weights (.safetensors,
-    /// with its card beside it) or an official NAFNet checkpoint (.pth).
-    #[arg(short, long, default_value = DEFAULT_MODEL)]
-    pub model: String,
+    /// Network: a name from `deblur models`, a model card (.toml), our weights
+    /// (.safetensors, with its card beside it) or an official NAFNet checkpoint (.pth)
+    /// [default: nafnet-s]. Naming one selects `--method network` where the method is not
+    /// given.
+    #[arg(short, long)]
+    pub model: Option<String>,
     /// Where the network runs: `auto` picks a hardware GPU if there is one, else the CPU.
     #[arg(long, value_enum, default_value_t = DeviceChoice::Auto)]
     pub device: DeviceChoice,
@@ -23,6 +25,13 @@ pub struct ModelArgs {
     /// Overlap between neighbouring tiles in pixels (default: from the model card).
     #[arg(long)]
     pub overlap: Option<usize>,
+}
+
+impl ModelArgs {
+    /// The network named, or the default one.
+    pub fn name(&self) -> &str {
+        self.model.as_deref().unwrap_or(DEFAULT_MODEL)
+    }
 }
 
 /// Limits on what is read and how it is written.
@@ -63,7 +72,7 @@ pub use crate::engine::prepare::Prepared;
 /// Loads the model the arguments name on the device they choose.
 pub fn prepare(args: &ModelArgs) -> anyhow::Result<Prepared> {
     let device = select_device(args.device)?;
-    prepare_on(&args.model, &device, args.tile, args.overlap)
+    prepare_on(args.name(), &device, args.tile, args.overlap)
 }
 
 /// An error and its causes on one line.

@@ -8,10 +8,13 @@ use anyhow::Context;
 use clap::Args;
 use serde::{Deserialize, Serialize};
 
+use super::blind::Method;
 use super::common::{prepare, ModelArgs};
+use crate::deconv::blind::{deconvolve_photo, estimate_photo_kernels, BlindOptions, BLIND};
 use crate::engine::{deblur_planes, Planes};
 use crate::imaging::{load, LoadOptions};
-use crate::train::metrics::{psnr, ssim};
+use crate::imaging::{BitDepth, Photo};
+use crate::train::metrics::{psnr, psnr_aligned, ssim};
 use crate::train::paired::{paired, Paired, Score};
 use crate::train::validation::{pair_name, set_hash, validation_set};
 
@@ -35,6 +38,10 @@ pub struct EvalArgs {
     /// and SSIM difference with its 95 % interval and how many images got better or worse.
     #[arg(long, value_name = "BASELINE_JSON")]
     pub against: Option<PathBuf>,
+    /// `blind` scores blind deconvolution (the default unless --model names a network);
+    /// `network` runs --model.
+    #[arg(long, value_enum)]
+    pub method: Option<Method>,
     #[command(flatten)]
     pub model: ModelArgs,
 }
@@ -46,7 +53,19 @@ pub struct ImageScore {
     pub input_ssim: f64,
     pub psnr: f64,
     pub ssim: f64,
+    /// PSNR by the blind protocol ([`psnr_aligned`]: border cropped, best shift within
+    /// ±[`ALIGN_SHIFT`] px), of the input and of the output.
+    #[serde(default)]
+    pub input_psnr_aligned: f64,
+    #[serde(default)]
+    pub psnr_aligned: f64,
 }
+
+/// Border cropped by the aligned PSNR, px (Köhler et al. 2012 crop too; 16 px keeps most of a
+/// 256-px validation patch).
+const ALIGN_BORDER: usize = 16;
+/// Largest shift the aligned PSNR searches, px per axis.
+const ALIGN_SHIFT: usize = 3;
 
 #[derive(Serialize, Deserialize)]
 pub struct EvalReport {
@@ -134,6 +153,26 @@ fn read_pairs(dir: &Path) -> anyhow::Result<Vec<Pair>> {
 
 /// The fixed validation set, and its name in reports: with the set's hash, so that a paired
 /// comparison never mixes sets made from different photos.
+/// One pair's blurry image deblurred by the blind method.
+fn blind(p: &Pair, cancel: &AtomicBool) -> anyhow::Result<Vec<f32>> {
+    let photo = Photo {
+        width: p.width,
+        height: p.height,
+        rgb: p.blur.clone(),
+        alpha: None,
+        grayscale: false,
+        bit_depth: BitDepth::Eight,
+        exif: None,
+        icc: None,
+    };
+    let opts = BlindOptions::default();
+    let kernels = estimate_photo_kernels(&photo, &opts, cancel, &|_| {})
+        .map_err(|e| anyhow::anyhow!("{}: {e}", p.name))?;
+    let out = deconvolve_photo(&photo, &kernels, cancel, &|_| {})
+        .map_err(|e| anyhow::anyhow!("{}: {e}", p.name))?;
+    Ok(out.rgb)
+}
+
 fn validation_pairs(sharp_dir: &Path) -> anyhow::Result<(String, Vec<Pair>)> {
     let samples = validation_set(sharp_dir)?;
     let name = format!("validation set {}", set_hash(&samples));
@@ -176,41 +215,52 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let prepared = prepare(&args.model)?;
+    let prepared = match Method::resolve(args.method, &args.model) {
+        Method::Network => Some(prepare(&args.model)?),
+        Method::Blind => None,
+    };
     let cancel = AtomicBool::new(false);
     let mut images = Vec::with_capacity(pairs.len());
     println!(
-        "{:<28} {:>10} {:>10} {:>10} {:>10} {:>8}",
-        "image", "in PSNR", "out PSNR", "in SSIM", "out SSIM", "gain dB"
+        "{:<28} {:>10} {:>10} {:>10} {:>10} {:>8} {:>12}",
+        "image", "in PSNR", "out PSNR", "in SSIM", "out SSIM", "gain dB", "aligned gain"
     );
     for p in &pairs {
-        let out = deblur_planes(
-            &prepared.runner,
-            Planes {
-                rgb: &p.blur,
-                width: p.width,
-                height: p.height,
-            },
-            prepared.tiles,
-            None,
-            &cancel,
-            &mut |_| {},
-        )?;
+        let out = match &prepared {
+            Some(prepared) => deblur_planes(
+                &prepared.runner,
+                Planes {
+                    rgb: &p.blur,
+                    width: p.width,
+                    height: p.height,
+                },
+                prepared.tiles,
+                None,
+                &cancel,
+                &mut |_| {},
+            )?,
+            None => blind(p, &cancel)?,
+        };
+        let aligned =
+            |x: &[f32]| psnr_aligned(x, &p.sharp, p.width, p.height, ALIGN_BORDER, ALIGN_SHIFT);
         let score = ImageScore {
             name: p.name.clone(),
             input_psnr: psnr(&p.blur, &p.sharp),
             input_ssim: ssim(&p.blur, &p.sharp, p.width, p.height).unwrap_or(f64::NAN),
             psnr: psnr(&out, &p.sharp),
             ssim: ssim(&out, &p.sharp, p.width, p.height).unwrap_or(f64::NAN),
+            input_psnr_aligned: aligned(&p.blur),
+            psnr_aligned: aligned(&out),
         };
         println!(
-            "{:<28} {:>10.3} {:>10.3} {:>10.4} {:>10.4} {:>+8.3}",
+            "{:<28} {:>10.3} {:>10.3} {:>10.4} {:>10.4} {:>+8.3} {:>+12.3}",
             score.name,
             score.input_psnr,
             score.psnr,
             score.input_ssim,
             score.ssim,
-            score.psnr - score.input_psnr
+            score.psnr - score.input_psnr,
+            score.psnr_aligned - score.input_psnr_aligned
         );
         images.push(score);
     }
@@ -221,17 +271,22 @@ pub fn run(args: EvalArgs) -> anyhow::Result<ExitCode> {
         input_ssim: images.iter().map(|s| s.input_ssim).sum::<f64>() / n,
         psnr: images.iter().map(|s| s.psnr).sum::<f64>() / n,
         ssim: images.iter().map(|s| s.ssim).sum::<f64>() / n,
+        input_psnr_aligned: images.iter().map(|s| s.input_psnr_aligned).sum::<f64>() / n,
+        psnr_aligned: images.iter().map(|s| s.psnr_aligned).sum::<f64>() / n,
     };
     println!(
-        "{:<28} {:>10.3} {:>10.3} {:>10.4} {:>10.4} {:>+8.3}",
+        "{:<28} {:>10.3} {:>10.3} {:>10.4} {:>10.4} {:>+8.3} {:>+12.3}",
         "MEAN",
         mean.input_psnr,
         mean.psnr,
         mean.input_ssim,
         mean.ssim,
-        mean.psnr - mean.input_psnr
+        mean.psnr - mean.input_psnr,
+        mean.psnr_aligned - mean.input_psnr_aligned
     );
-    let model_name = prepared.model.card.model.name.clone();
+    let model_name = prepared
+        .as_ref()
+        .map_or_else(|| BLIND.to_string(), |p| p.model.card.model.name.clone());
     let paired = match &baseline {
         Some((path, b)) => {
             let stats = paired(&scores(&images), &scores(&b.images))

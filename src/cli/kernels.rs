@@ -34,10 +34,11 @@ pub struct KernelsArgs {
     /// 31 for the network method, which accepts 3-63).
     #[arg(long)]
     pub window: Option<usize>,
-    /// `blind` (the default): the kernels `deblur run` deconvolves with, from the photo
-    /// alone; `network`: the blur --model undid, refined blindly from its restoration.
-    #[arg(long, value_enum, default_value_t = Method::Blind)]
-    pub method: Method,
+    /// `blind`: the kernels `deblur run` deconvolves with, from the photo alone (the default
+    /// unless --model names a network); `network`: the blur --model undid, refined blindly
+    /// from its restoration.
+    #[arg(long, value_enum)]
+    pub method: Option<Method>,
     /// Write every region's kernel and numbers as JSON.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -112,7 +113,7 @@ pub fn run(args: KernelsArgs) -> anyhow::Result<ExitCode> {
     }
     let photo = load(&args.input, &args.io.load_options())?;
     let wants_features = args.feature_kernels.is_some() || args.feature_kernels_json.is_some();
-    if args.method == Method::Blind && !wants_features {
+    if Method::resolve(args.method, &args.model) == Method::Blind && !wants_features {
         let opts = crate::deconv::blind::BlindOptions {
             kernel_size: args.window,
             grid: args.grid,

@@ -2,6 +2,7 @@
 
 mod batch;
 mod bench;
+mod bench_blind;
 mod bench_kernels;
 mod blind;
 mod common;

@@ -32,10 +32,10 @@ pub struct RunArgs {
     /// Also write the blur map's values (pixels) as a 32-bit float single-channel TIFF.
     #[arg(long, value_name = "TIFF")]
     pub blur_map_raw: Option<PathBuf>,
-    /// How to deblur: `blind` (the default) estimates the shake from the photo and
-    /// deconvolves; `network` runs --model.
-    #[arg(long, value_enum, default_value_t = Method::Blind)]
-    pub method: Method,
+    /// How to deblur: `blind` estimates the shake from the photo and deconvolves (the
+    /// default unless --model names a network); `network` runs --model.
+    #[arg(long, value_enum)]
+    pub method: Option<Method>,
     #[command(flatten)]
     pub blind: BlindArgs,
     #[command(flatten)]
@@ -94,7 +94,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let want_map = args.blur_map.is_some() || args.blur_map_raw.is_some();
     let photo = load(&args.input, &args.io.load_options())?;
-    if args.method == Method::Blind {
+    if Method::resolve(args.method, &args.model) == Method::Blind {
         return run_blind(&args, &photo, want_map);
     }
     let prepared = prepare(&args.model)?;
