@@ -137,15 +137,27 @@ fn median(mut v: Vec<f32>) -> f32 {
     v[v.len() / 2]
 }
 
+/// The seven shaken photos of [`shake_scores`]: (sharp, blurry, true kernel).
+fn shaken_set(sigma: f32) -> Vec<(Photo, Photo, deblur::train::synth::Kernel)> {
+    let mut rng = sample_rng(29, 0);
+    LENGTHS
+        .iter()
+        .enumerate()
+        .map(|(i, &length)| {
+            let sharp = crop(&kodak(i + 2), 448, 448);
+            let truth = trajectory_kernel_with_length(&mut rng, length).kernel;
+            let blurry = degrade(&sharp, &[(0, &truth)], sigma, i as u64);
+            (sharp, blurry, truth)
+        })
+        .collect()
+}
+
 /// Median kernel NCC and mean aligned PSNR gain over seven photos and shakes of 9–45 px.
 fn shake_scores(sigma: f32) -> (f32, f64) {
-    let mut rng = sample_rng(29, 0);
     let mut nccs = Vec::new();
     let mut gains = Vec::new();
-    for (i, &length) in LENGTHS.iter().enumerate() {
-        let sharp = crop(&kodak(i + 2), 448, 448);
-        let truth = trajectory_kernel_with_length(&mut rng, length).kernel;
-        let blurry = degrade(&sharp, &[(0, &truth)], sigma, i as u64);
+    for (i, (sharp, blurry, truth)) in shaken_set(sigma).into_iter().enumerate() {
+        let length = LENGTHS[i];
         let kernels = estimate(&blurry, (1, 1));
         let score = ncc(&region_kernel(&kernels[0]), &as_kernel(&truth), 5);
         let restored = deconvolve_photo(&blurry, &kernels, &AtomicBool::new(false), &|_| {})
@@ -167,7 +179,7 @@ fn shake_scores(sigma: f32) -> (f32, f64) {
 }
 
 /// Read noise 0.005: issue 29's bar, median NCC ≥ 0.85 and mean gain ≥ +3 dB. Measured
-/// 0.875 and +4.48 dB; the NCC margin is thin (small changes to the estimator moved this
+/// 0.875 and +4.64 dB; the NCC margin is thin (small changes to the estimator moved this
 /// median between 0.82 and 0.88 while it was tuned).
 #[test]
 fn camera_shake_is_estimated_and_removed_at_read_noise_0_005() {
@@ -178,13 +190,47 @@ fn camera_shake_is_estimated_and_removed_at_read_noise_0_005() {
 }
 
 /// Read noise 0.01 (`cargo test --release --test blind_deconv -- --nocapture` prints every
-/// figure). Measured: median NCC 0.832, mean gain +3.35 dB. Asserted: NCC ≥ 0.8, +3 dB.
+/// figure). Measured: median NCC 0.832, mean gain +3.21 dB. Asserted: NCC ≥ 0.8, +3 dB.
 #[test]
 fn camera_shake_at_read_noise_0_01() {
     let (ncc, gain) = shake_scores(0.01);
     eprintln!("σ 0.01: median NCC {ncc:.3}, mean gain {gain:+.2} dB");
     assert!(ncc >= 0.8, "median NCC {ncc}");
     assert!(gain >= 3.0, "mean gain {gain} dB");
+}
+
+/// Blind deconvolution against the bundled network on the same shaken photos (read noise
+/// 0.005): the reason it is the default for camera shake. Measured: blind +4.64 dB,
+/// nafnet-s +1.71 dB.
+#[test]
+fn blind_deconvolution_beats_the_network_on_camera_shake() {
+    use deblur::engine::prepare::prepare_on;
+    use deblur::engine::{restore_photo, ComputeDevice};
+    let prepared = prepare_on("nafnet-s", &ComputeDevice::cpu(), None, None).expect("nafnet-s");
+    let cancel = AtomicBool::new(false);
+    let (mut blind, mut network) = (0.0, 0.0);
+    let set = shaken_set(0.005);
+    for (sharp, blurry, _) in &set {
+        let before = aligned_psnr(sharp, blurry, 20, 0);
+        let kernels = estimate(blurry, (1, 1));
+        let b = deconvolve_photo(blurry, &kernels, &cancel, &|_| {}).expect("deconvolve");
+        let n = restore_photo(
+            &prepared.runner,
+            blurry,
+            prepared.tiles,
+            &cancel,
+            &mut |_| {},
+        )
+        .expect("network");
+        blind += aligned_psnr(sharp, &b, 20, 3) - before;
+        network += aligned_psnr(sharp, &n, 20, 3) - before;
+    }
+    let (blind, network) = (blind / set.len() as f64, network / set.len() as f64);
+    eprintln!("mean gain: blind {blind:+.2} dB, nafnet-s {network:+.2} dB");
+    assert!(
+        blind > network + 1.0,
+        "blind {blind:+.2} dB, nafnet-s {network:+.2} dB"
+    );
 }
 
 /// A sharp photo with sensor noise: the estimate is near a delta, so the photo comes back

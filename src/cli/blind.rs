@@ -41,7 +41,7 @@ pub struct BlindArgs {
     #[arg(long, value_name = "PX")]
     pub kernel_size: Option<usize>,
     /// Blind method: kernel regions as COLSxROWS, for shake that varies over the photo
-    /// (default: one per 512 px, at most 4 per side).
+    /// (default: one kernel for the whole photo).
     #[arg(long, value_name = "COLSxROWS", value_parser = super::kernels::parse_grid)]
     pub regions: Option<(usize, usize)>,
 }
@@ -93,8 +93,14 @@ pub fn deconvolve(photo: &Photo, kernels: &[RegionKernel], input: &Path) -> anyh
     Ok(out)
 }
 
-/// One line per region, as `deblur kernels` and `deblur run -v` print them.
+/// One line per region, as `deblur kernels` and `deblur run` print them.
 pub fn describe(kernels: &[RegionKernel]) -> Vec<String> {
+    // With one region there is no global kernel to fall back on.
+    let fallback = if kernels.len() > 1 {
+        " (unreliable: uses the global kernel)"
+    } else {
+        " (unreliable: little structure to estimate from)"
+    };
     kernels
         .iter()
         .map(|k| {
@@ -109,11 +115,7 @@ pub fn describe(kernels: &[RegionKernel]) -> Vec<String> {
                 k.stats.angle_deg,
                 k.stats.extent,
                 k.confidence,
-                if k.reliable {
-                    ""
-                } else {
-                    " (unreliable: uses the global kernel)"
-                }
+                if k.reliable { "" } else { fallback }
             )
         })
         .collect()
