@@ -24,6 +24,7 @@ use rustfft::num_complex::Complex32;
 use rustfft::FftPlanner;
 
 use super::fft2::{split_real_pair as split, Fft2};
+use crate::gpu::fft_cpu::smooth_size;
 
 /// Weight of the L0 gradient prior, in linear-light luminance units squared. Decision: 4e-3
 /// (Pan et al.'s value); 1e-3 kept flat defocus disks sharper (oracle NCC 0.86 vs 0.70) but lost
@@ -457,21 +458,6 @@ impl L0Deconvolution {
         }
         out
     }
-}
-
-/// Smallest `m ≥ n` whose only prime factors are 2, 3 and 5.
-fn smooth_size(n: usize) -> usize {
-    (n.max(1)..)
-        .find(|&m| {
-            let mut r = m;
-            for p in [2, 3, 5] {
-                while r % p == 0 {
-                    r /= p;
-                }
-            }
-            r == 1
-        })
-        .unwrap_or(n)
 }
 
 #[cfg(test)]

@@ -190,22 +190,8 @@ fn fill_masked(p: &Plane, mask: &Plane, radius: usize) -> Plane {
 
 /// Which pixels lie within `r` px (Chebyshev) of a positive one.
 fn dilate(mask: &Plane, r: usize) -> Vec<bool> {
-    let (w, h) = (mask.w, mask.h);
-    let mut rows = vec![false; w * h];
-    for y in 0..h {
-        for x in 0..w {
-            let (lo, hi) = (x.saturating_sub(r), (x + r).min(w - 1));
-            rows[y * w + x] = (lo..=hi).any(|i| mask.data[y * w + i] > 0.0);
-        }
-    }
-    let mut out = vec![false; w * h];
-    for y in 0..h {
-        let (lo, hi) = (y.saturating_sub(r), (y + r).min(h - 1));
-        for x in 0..w {
-            out[y * w + x] = (lo..=hi).any(|j| rows[j * w + x]);
-        }
-    }
-    out
+    let set: Vec<bool> = mask.data.iter().map(|&v| v > 0.0).collect();
+    super::plane::dilate(&set, mask.w, mask.h, r)
 }
 
 /// Pan et al.'s start: two taps side by side at the centre.

@@ -5,44 +5,26 @@
 //! spectrum of one [`Fft2`] shares that layout, so element-wise products need no transpose
 //! back; [`Fft2::freq`] names the `(u, v)` of an index.
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-
 use rayon::prelude::*;
 use realfft::num_complex::Complex32;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
-use rustfft::{Fft, FftPlanner};
 
-/// Side of the square tiles of the blocked transpose.
-const TILE: usize = 32;
+pub use crate::gpu::fft_cpu::smooth_size;
+use crate::gpu::fft_cpu::{plans, transpose, Plans};
 
-/// Plans for one `h × w` real transform.
+/// Plans for one `h × w` real transform (the CPU FFT reference's, `gpu::fft_cpu`).
 pub struct Fft2 {
     pub h: usize,
     pub w: usize,
-    r2c: Arc<dyn RealToComplex<f32>>,
-    c2r: Arc<dyn ComplexToReal<f32>>,
-    forward: Arc<dyn Fft<f32>>,
-    inverse: Arc<dyn Fft<f32>>,
+    plans: Plans,
 }
 
 impl Fft2 {
-    /// Plans from process-wide planners, which cache one plan per length.
+    /// Plans from the process-wide planners, which cache one plan per length.
     pub fn new(h: usize, w: usize) -> Self {
-        type Planners = (RealFftPlanner<f32>, FftPlanner<f32>);
-        static PLANNERS: OnceLock<Mutex<Planners>> = OnceLock::new();
-        let mut guard = PLANNERS
-            .get_or_init(|| Mutex::new((RealFftPlanner::new(), FftPlanner::new())))
-            .lock()
-            // A panic elsewhere cannot leave a planner's plan cache in a harmful state.
-            .unwrap_or_else(PoisonError::into_inner);
-        let (real, complex) = &mut *guard;
         Self {
             h,
             w,
-            r2c: real.plan_fft_forward(w),
-            c2r: real.plan_fft_inverse(w),
-            forward: complex.plan_fft_forward(h),
-            inverse: complex.plan_fft_inverse(h),
+            plans: plans(h, w),
         }
     }
 
@@ -68,18 +50,18 @@ impl Fft2 {
         debug_assert_eq!(x.len(), h * w);
         let mut rows = vec![Complex32::default(); h * wc];
         rows.par_chunks_mut(wc).zip(x.par_chunks(w)).for_each_init(
-            || (vec![0.0f32; w], self.r2c.make_scratch_vec()),
+            || (vec![0.0f32; w], self.plans.r2c.make_scratch_vec()),
             |(input, scratch), (out, row)| {
                 input.copy_from_slice(row);
                 // Lengths come from the same plan, so this cannot fail.
-                let _ = self.r2c.process_with_scratch(input, out, scratch);
+                let _ = self.plans.r2c.process_with_scratch(input, out, scratch);
             },
         );
         let mut cols = vec![Complex32::default(); h * wc];
         transpose(&rows, &mut cols, h, wc);
         cols.par_chunks_mut(h).for_each_init(
-            || vec![Complex32::default(); self.forward.get_inplace_scratch_len()],
-            |scratch, col| self.forward.process_with_scratch(col, scratch),
+            || vec![Complex32::default(); self.plans.forward.get_inplace_scratch_len()],
+            |scratch, col| self.plans.forward.process_with_scratch(col, scratch),
         );
         cols
     }
@@ -89,8 +71,8 @@ impl Fft2 {
         let (h, w, wc) = (self.h, self.w, self.wc());
         debug_assert_eq!(spec.len(), h * wc);
         spec.par_chunks_mut(h).for_each_init(
-            || vec![Complex32::default(); self.inverse.get_inplace_scratch_len()],
-            |scratch, col| self.inverse.process_with_scratch(col, scratch),
+            || vec![Complex32::default(); self.plans.inverse.get_inplace_scratch_len()],
+            |scratch, col| self.plans.inverse.process_with_scratch(col, scratch),
         );
         let mut rows = vec![Complex32::default(); h * wc];
         transpose(&spec, &mut rows, wc, h);
@@ -99,7 +81,7 @@ impl Fft2 {
         x.par_chunks_mut(w)
             .zip(rows.par_chunks_mut(wc))
             .for_each_init(
-                || self.c2r.make_scratch_vec(),
+                || self.plans.c2r.make_scratch_vec(),
                 |scratch, (out, row)| {
                     // A real signal's DC and Nyquist bins are real; rounding leaves tiny
                     // imaginary parts that realfft would reject.
@@ -107,7 +89,7 @@ impl Fft2 {
                     if w % 2 == 0 {
                         row[wc - 1].im = 0.0;
                     }
-                    let _ = self.c2r.process_with_scratch(row, out, scratch);
+                    let _ = self.plans.c2r.process_with_scratch(row, out, scratch);
                     out.iter_mut().for_each(|v| *v *= scale);
                 },
             );
@@ -140,34 +122,6 @@ impl Fft2 {
             })
             .unzip()
     }
-}
-
-/// `dst[c·rows + r] = src[r·cols + c]`, in cache-sized tiles.
-fn transpose(src: &[Complex32], dst: &mut [Complex32], rows: usize, cols: usize) {
-    for r0 in (0..rows).step_by(TILE) {
-        for c0 in (0..cols).step_by(TILE) {
-            for r in r0..(r0 + TILE).min(rows) {
-                for c in c0..(c0 + TILE).min(cols) {
-                    dst[c * rows + r] = src[r * cols + c];
-                }
-            }
-        }
-    }
-}
-
-/// Smallest `m ≥ n` whose only prime factors are 2, 3 and 5 (fast FFT lengths).
-pub fn smooth_size(n: usize) -> usize {
-    (n.max(1)..)
-        .find(|&m| {
-            let mut r = m;
-            for p in [2, 3, 5] {
-                while r % p == 0 {
-                    r /= p;
-                }
-            }
-            r == 1
-        })
-        .unwrap_or(n)
 }
 
 #[cfg(test)]

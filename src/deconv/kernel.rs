@@ -188,22 +188,8 @@ impl Kernel {
 
     /// Which taps lie within `r` px (Chebyshev) of a non-zero tap.
     pub fn dilated_support(&self, r: usize) -> Vec<bool> {
-        let n = self.size;
-        let mut rows = vec![false; n * n];
-        for y in 0..n {
-            for x in 0..n {
-                let (lo, hi) = (x.saturating_sub(r), (x + r).min(n - 1));
-                rows[y * n + x] = (lo..=hi).any(|i| self.taps[y * n + i] > 0.0);
-            }
-        }
-        let mut out = vec![false; n * n];
-        for y in 0..n {
-            let (lo, hi) = (y.saturating_sub(r), (y + r).min(n - 1));
-            for x in 0..n {
-                out[y * n + x] = (lo..=hi).any(|j| rows[j * n + x]);
-            }
-        }
-        out
+        let set: Vec<bool> = self.taps.iter().map(|&t| t > 0.0).collect();
+        super::plane::dilate(&set, self.size, self.size, r)
     }
 
     /// Side of the smallest centred odd square that holds every non-zero tap.

@@ -113,6 +113,26 @@ impl Plane {
     }
 }
 
+/// Which cells of a `w × h` mask lie within `r` px (Chebyshev distance) of a set one: a
+/// separable max filter.
+pub fn dilate(mask: &[bool], w: usize, h: usize, r: usize) -> Vec<bool> {
+    let mut rows = vec![false; w * h];
+    for y in 0..h {
+        for x in 0..w {
+            let (lo, hi) = (x.saturating_sub(r), (x + r).min(w - 1));
+            rows[y * w + x] = mask[y * w + lo..=y * w + hi].iter().any(|&m| m);
+        }
+    }
+    let mut out = vec![false; w * h];
+    for y in 0..h {
+        let (lo, hi) = (y.saturating_sub(r), (y + r).min(h - 1));
+        for x in 0..w {
+            out[y * w + x] = (lo..=hi).any(|j| rows[j * w + x]);
+        }
+    }
+    out
+}
+
 /// Resamples each row (`horizontal`) or column of an `w × h` plane to `n` samples with a
 /// triangle filter whose half-width is `max(1, old/new)` source px (pixel-centre aligned).
 fn resample_axis(src: &[f32], w: usize, h: usize, n: usize, horizontal: bool) -> Vec<f32> {

@@ -21,18 +21,18 @@ const COLUMNS_PER_TASK: usize = 16;
 /// Side of the square tiles of the blocked transpose.
 const TILE: usize = 32;
 
-/// The four 1-D plans of an `h × w` transform.
-struct Plans {
-    h: usize,
-    w: usize,
-    r2c: Arc<dyn RealToComplex<f32>>,
-    c2r: Arc<dyn ComplexToReal<f32>>,
-    forward: Arc<dyn Fft<f32>>,
-    inverse: Arc<dyn Fft<f32>>,
+/// The four 1-D plans of an `h × w` transform (also used by `deconv::fft`).
+pub(crate) struct Plans {
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) r2c: Arc<dyn RealToComplex<f32>>,
+    pub(crate) c2r: Arc<dyn ComplexToReal<f32>>,
+    pub(crate) forward: Arc<dyn Fft<f32>>,
+    pub(crate) inverse: Arc<dyn Fft<f32>>,
 }
 
 /// Plans from process-wide planners, which cache one plan per length.
-fn plans(h: usize, w: usize) -> Plans {
+pub(crate) fn plans(h: usize, w: usize) -> Plans {
     type Planners = (RealFftPlanner<f32>, FftPlanner<f32>);
     static PLANNERS: OnceLock<Mutex<Planners>> = OnceLock::new();
     let mut guard = PLANNERS
@@ -55,8 +55,23 @@ fn fft_error(e: realfft::FftError) -> GpuError {
     GpuError(format!("CPU FFT: {e}"))
 }
 
+/// Smallest `m ≥ n` whose only prime factors are 2, 3 and 5 (fast FFT lengths).
+pub fn smooth_size(n: usize) -> usize {
+    (n.max(1)..)
+        .find(|&m| {
+            let mut r = m;
+            for p in [2, 3, 5] {
+                while r % p == 0 {
+                    r /= p;
+                }
+            }
+            r == 1
+        })
+        .unwrap_or(n)
+}
+
 /// `dst[c·rows + r] = src[r·cols + c]`, in cache-sized tiles.
-fn transpose(src: &[Complex32], dst: &mut [Complex32], rows: usize, cols: usize) {
+pub(crate) fn transpose(src: &[Complex32], dst: &mut [Complex32], rows: usize, cols: usize) {
     for r0 in (0..rows).step_by(TILE) {
         for c0 in (0..cols).step_by(TILE) {
             for r in r0..(r0 + TILE).min(rows) {
