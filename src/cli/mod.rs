@@ -43,9 +43,9 @@ enum Command {
     ///
     /// Example: deblur open blurry.jpg
     Open(open::OpenArgs),
-    /// Deblur one photo.
+    /// Deblur one photo: blind deconvolution of camera shake by default, or a network.
     ///
-    /// Example: deblur run blurry.jpg -o sharp.png --model nafnet-s
+    /// Example: deblur run blurry.jpg -o sharp.png   (with --model nafnet-s: the network)
     Run(run::RunArgs),
     /// Deblur every photo in a folder, keeping the folder structure.
     ///
@@ -60,7 +60,8 @@ enum Command {
     ///
     /// Example: deblur train train/nafnet-s.toml --resume
     Train(train::TrainArgs),
-    /// Score a model: PSNR/SSIM of its output and of the blurry input against sharp images.
+    /// Score a method or model: PSNR/SSIM of its output and of the blurry input against sharp
+    /// images, with the blind protocol's aligned PSNR beside them.
     ///
     /// Example: deblur eval --validation --model nafnet-s --json scores.json
     Eval(eval::EvalArgs),
@@ -68,13 +69,15 @@ enum Command {
     ///
     /// Example: deblur export train/nafnet-s.toml --out models
     Export(export::ExportArgs),
-    /// Measure inference speed (ms per megapixel) and memory on CPU and GPU.
+    /// Measure speed (ms per megapixel) and memory: networks on CPU and GPU, our kernels
+    /// (--kernels), the blind pipeline (--blind).
     ///
     /// Example: deblur bench --models nafnet-s --sizes 256,512 --devices cpu
     Bench(bench::BenchArgs),
-    /// Estimate per-region blur kernels (PSFs) by comparing a photo with its deblurred version.
+    /// Estimate the photo's blur kernels (PSFs): those blind deconvolution uses, or (with
+    /// --method network) by comparing the photo with a network's restoration.
     ///
-    /// Example: deblur kernels blurry.jpg -o kernels.png --grid 4x3 --json kernels.json
+    /// Example: deblur kernels blurry.jpg -o kernels.png --json kernels.json
     Kernels(kernels::KernelsArgs),
 }
 

@@ -25,8 +25,9 @@ pub struct RunArgs {
     #[arg(short, long)]
     pub output: PathBuf,
     /// Also write a blur heat map (PNG, viridis, with a legend stating units and source):
-    /// the routers' blur degree for DHNet models, else the blur extent of per-region kernels
-    /// estimated from the photo and its restoration.
+    /// the extent of the kernels the blind method used; with a network, the routers' blur
+    /// degree for DHNet models, else the extent of per-region kernels estimated from the
+    /// photo and its restoration.
     #[arg(long, value_name = "PNG")]
     pub blur_map: Option<PathBuf>,
     /// Also write the blur map's values (pixels) as a 32-bit float single-channel TIFF.
