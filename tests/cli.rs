@@ -549,3 +549,51 @@ fn run_without_a_model_removes_camera_shake_by_blind_deconvolution() {
     assert!(angle.min(180.0 - angle) < 10.0, "angle {angle}");
     assert!((8.0..=14.0).contains(&length), "length {length}");
 }
+
+#[test]
+fn run_with_a_psf_image_deconvolves_with_that_kernel() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (w, h) = (200, 150);
+    let input = dir.path().join("shaken.png");
+    let sharp = write_shaken_png(&input, w, h);
+    // The true blur: an 11-px horizontal line, drawn off centre in a 16×9 image.
+    let psf = dir.path().join("psf.png");
+    image::GrayImage::from_fn(16, 9, |x, y| {
+        image::Luma([if y == 2 && (3..14).contains(&x) {
+            255
+        } else {
+            0
+        }])
+    })
+    .save(&psf)
+    .expect("write the PSF");
+    let output = dir.path().join("out.png");
+    let args = [
+        "run",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+        "--psf",
+        psf.to_str().unwrap(),
+    ];
+    let o = deblur(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (before, after) = (
+        rms_from(&input, &sharp, w, h),
+        rms_from(&output, &sharp, w, h),
+    );
+    eprintln!("with the true PSF: {before:.1} → {after:.1} grey levels");
+    // Measured 36.8 → 15.0 (the blind estimate reaches 20.2).
+    assert!(after < 0.6 * before, "{before:.1} → {after:.1}");
+    // A black PSF is a one-line error naming it.
+    image::GrayImage::new(5, 5).save(&psf).expect("write");
+    let o = deblur(&[
+        "run",
+        input.to_str().unwrap(),
+        "-o",
+        dir.path().join("x.png").to_str().unwrap(),
+        "--psf",
+        psf.to_str().unwrap(),
+    ]);
+    assert_clean_failure(&o, "psf.png");
+}

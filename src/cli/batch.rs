@@ -43,6 +43,12 @@ pub struct BatchArgs {
 }
 
 pub fn run(args: BatchArgs) -> anyhow::Result<ExitCode> {
+    if args.blind.psf.is_some() {
+        anyhow::bail!(
+            "--psf deconvolves one photo with a known kernel: use it with `deblur run`; a \
+             batch estimates each photo's own kernels"
+        );
+    }
     let plan = plan_batch(&BatchSpec {
         input_dir: args.input_dir.clone(),
         output_dir: args.output_dir.clone(),

@@ -1,14 +1,15 @@
 //! The blind pipeline (`crate::deconv::blind`) for `run` and `kernels`, with a progress bar
 //! per stage.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::analysis::psf::RegionKernel;
+use crate::analysis::psf::{kernel_stats, RegionKernel};
 use crate::deconv::blind::{deconvolve_photo, estimate_photo_kernels, BlindOptions};
+use crate::deconv::kernel::Kernel;
 use crate::imaging::Photo;
 
 /// How a photo is deblurred.
@@ -44,6 +45,44 @@ pub struct BlindArgs {
     /// (default: one kernel for the whole photo).
     #[arg(long, value_name = "COLSxROWS", value_parser = super::kernels::parse_grid)]
     pub regions: Option<(usize, usize)>,
+    /// Blind method: deconvolve with this kernel instead of estimating one: a grey PNG or
+    /// TIFF of the blur of a point light (brightness is weight; any size up to 151 px; it is
+    /// centred on its centroid).
+    #[arg(long, value_name = "IMAGE")]
+    pub psf: Option<PathBuf>,
+}
+
+/// Largest side of a `--psf` image, px.
+const MAX_PSF_SIDE: usize = 151;
+
+/// The kernel of a `--psf` image, as the one region of a photo of `width × height`.
+pub fn load_psf(path: &Path, width: usize, height: usize) -> anyhow::Result<RegionKernel> {
+    let img = image::open(path)
+        .map_err(|e| anyhow::anyhow!("{}: cannot read the PSF image: {e}", path.display()))?
+        .to_luma32f();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w.max(h) > MAX_PSF_SIDE {
+        anyhow::bail!(
+            "{}: a PSF of {w}×{h} px is larger than {MAX_PSF_SIDE} px",
+            path.display()
+        );
+    }
+    let k = Kernel::from_image(w, h, img.as_raw())
+        .ok_or_else(|| anyhow::anyhow!("{}: the PSF image is black", path.display()))?;
+    Ok(RegionKernel {
+        col: 0,
+        row: 0,
+        x: 0,
+        y: 0,
+        size: width.min(height),
+        stats: kernel_stats(&k.taps, k.size),
+        window: k.size,
+        kernel: k.taps,
+        scale: 1,
+        confidence: 1.0,
+        texture: 0.0,
+        reliable: true,
+    })
 }
 
 impl BlindArgs {

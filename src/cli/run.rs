@@ -183,7 +183,10 @@ fn run_blind(
         photo.width,
         photo.height
     );
-    let kernels = super::blind::estimate(photo, &opts, &args.input)?;
+    let kernels = match &args.blind.psf {
+        Some(path) => vec![super::blind::load_psf(path, photo.width, photo.height)?],
+        None => super::blind::estimate(photo, &opts, &args.input)?,
+    };
     for line in super::blind::describe(&kernels) {
         tracing::info!("{line}");
     }

@@ -37,6 +37,24 @@ impl Kernel {
         }
     }
 
+    /// A kernel from a `w × h` image of a point light's blur (row-major weights, e.g. a PSF
+    /// saved as a grey PNG): placed in the smallest odd square that holds it, negatives and
+    /// non-finite values dropped, normalised and centred on its centroid. `None` when nothing
+    /// positive is left.
+    pub fn from_image(w: usize, h: usize, weights: &[f32]) -> Option<Self> {
+        let size = w.max(h) | 1;
+        let (ox, oy) = ((size - w) / 2, (size - h) / 2);
+        let mut taps = vec![0.0f32; size * size];
+        for y in 0..h {
+            for x in 0..w {
+                let v = weights[y * w + x];
+                taps[(y + oy) * size + x + ox] = if v.is_finite() { v.max(0.0) } else { 0.0 };
+            }
+        }
+        let total: f64 = taps.iter().map(|&t| f64::from(t)).sum();
+        (total > 0.0).then(|| Self::from_taps(size, taps).centred())
+    }
+
     /// Taps under `cut` of the peak removed, then every 8-connected group holding less than
     /// `min_mass` of what is left (Pan et al. 2014's pruning: a shake is one curve, noise
     /// leaves specks), then normalised.
@@ -246,6 +264,20 @@ mod tests {
         assert!(near(k.clone().centred().centroid(), (0.0, 0.0)));
         assert!(ncc(&k, &line(15, 5), 3) > 0.999);
         assert!(ncc(&k, &line(15, 5), 1) < 0.9);
+    }
+
+    #[test]
+    fn a_psf_image_becomes_a_centred_odd_kernel() {
+        // A 6×4 image with a 4-px line in its top row, off centre.
+        let mut img = vec![0.0f32; 24];
+        img[..4].fill(200.0);
+        let k = Kernel::from_image(6, 4, &img).expect("kernel");
+        assert_eq!(k.size, 7);
+        let (cy, cx) = k.centroid();
+        assert!(cy.abs() <= 0.5 && cx.abs() <= 0.5, "centroid {cy}, {cx}");
+        assert!((k.taps.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert_eq!(k.taps.iter().filter(|&&t| t > 0.0).count(), 4);
+        assert!(Kernel::from_image(3, 3, &[0.0; 9]).is_none());
     }
 
     #[test]
