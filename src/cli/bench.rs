@@ -45,6 +45,10 @@ pub struct BenchArgs {
     /// instead of networks.
     #[arg(long)]
     pub blind: bool,
+    /// Time the blind pipeline's CPU FFT round trip on 32 planes of `--sizes` (one line per
+    /// size; `benches/fft_vs_scipy.sh` prints scipy's beside it).
+    #[arg(long)]
+    pub fft: bool,
     /// With --kernels: also the large cases (PDE 32×256², FFT 48×256² and 16×1024²).
     #[arg(long)]
     pub large: bool,
@@ -301,6 +305,12 @@ fn config_of(name: &str) -> anyhow::Result<crate::nets::model::NetConfig> {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
+    if args.fft {
+        for &n in &args.sizes {
+            super::bench_blind::fft_round_trip(32, n, args.repeats);
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.blind {
         super::bench_blind::run(&args.sizes, args.repeats, peak_rss_mb, reset_peak_rss);
         return Ok(ExitCode::SUCCESS);

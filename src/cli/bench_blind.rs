@@ -97,3 +97,33 @@ fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
+
+/// `irfft2(rfft2(x))` of `planes × n × n` through the blind pipeline's CPU FFT
+/// (`deconv::fft::Fft2`, rustfft + realfft), median of `repeats`, in ms. Printed beside
+/// scipy's by `benches/fft_vs_scipy.sh`.
+pub fn fft_round_trip(planes: usize, n: usize, repeats: usize) {
+    use crate::deconv::fft::Fft2;
+    let fft = Fft2::new(n, n);
+    let x: Vec<Vec<f32>> = (0..planes)
+        .map(|p| {
+            (0..n * n)
+                .map(|i| ((i * 31 + p * 7) % 97) as f32 / 97.0)
+                .collect()
+        })
+        .collect();
+    let _ = fft.inverse(fft.forward(&x[0]));
+    let mut times: Vec<f64> = (0..repeats.max(1))
+        .map(|_| {
+            let t = Instant::now();
+            for plane in &x {
+                std::hint::black_box(fft.inverse(fft.forward(plane)));
+            }
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    println!(
+        "rustfft irfft2(rfft2(x)) {planes}x{n}x{n} on {} threads: {:.1} ms",
+        rayon::current_num_threads(),
+        median(&mut times)
+    );
+}
