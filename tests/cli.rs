@@ -468,6 +468,11 @@ fn eval_pairs_and_a_paired_comparison() {
 /// A photo-like image shaken horizontally by 11 px in linear light (gamma 2.2), with its
 /// sharp original. The rings' period (22 px) stays clear of the box blur's spectral zeros.
 fn write_shaken_png(blurry: &Path, w: u32, h: u32) -> Vec<f32> {
+    write_ring_png(blurry, w, h, 5)
+}
+
+/// The rings-and-checks image of [`write_shaken_png`], blurred by a box of `2·half + 1` px.
+fn write_ring_png(path: &Path, w: u32, h: u32, half: i64) -> Vec<f32> {
     let lin = |v: f32| v.powf(2.2);
     let sharp: Vec<f32> = (0..w * h)
         .map(|i| {
@@ -479,13 +484,13 @@ fn write_shaken_png(blurry: &Path, w: u32, h: u32) -> Vec<f32> {
         .collect();
     let img = image::GrayImage::from_fn(w, h, |x, y| {
         let mut acc = 0.0;
-        for d in -5..=5i64 {
+        for d in -half..=half {
             let xx = (x as i64 + d).clamp(0, w as i64 - 1) as u32;
-            acc += lin(sharp[(y * w + xx) as usize]) / 11.0;
+            acc += lin(sharp[(y * w + xx) as usize]) / (2 * half + 1) as f32;
         }
         image::Luma([(acc.powf(1.0 / 2.2) * 255.0).round() as u8])
     });
-    img.save(blurry).expect("write the shaken photo");
+    img.save(path).expect("write the photo");
     sharp
 }
 
@@ -596,4 +601,35 @@ fn run_with_a_psf_image_deconvolves_with_that_kernel() {
         psf.to_str().unwrap(),
     ]);
     assert_clean_failure(&o, "psf.png");
+}
+
+#[test]
+fn a_sharp_photo_is_written_unchanged_and_the_user_is_told_why() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (w, h) = (200, 150);
+    let input = dir.path().join("sharp.png");
+    write_ring_png(&input, w, h, 0);
+    let output = dir.path().join("out.png");
+    let o = deblur(&[
+        "run",
+        input.to_str().unwrap(),
+        "-o",
+        output.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no camera shake found"),
+        "{}",
+        stderr(&o)
+    );
+    let (a, b) = (
+        image::open(&input).expect("input").to_luma8(),
+        image::open(&output).expect("output").to_luma8(),
+    );
+    let worst = a
+        .pixels()
+        .zip(b.pixels())
+        .map(|(p, q)| p[0].abs_diff(q[0]))
+        .max();
+    assert!(worst <= Some(1), "changed by up to {worst:?} grey levels");
 }

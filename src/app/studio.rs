@@ -417,10 +417,19 @@ impl DeblurApp {
                 d.kernels_running = false;
                 match result {
                     Ok((k, map)) => {
+                        let blind_result = d.restored.as_ref().is_some_and(|r| r.model == BLIND);
+                        let unchanged = blind_result && crate::deconv::blind::finds_no_blur(&k);
                         d.kernels = Some(kernels::kernel_view(ctx, k));
                         // The routers' map, when the model has one, stays the map shown.
                         if !d.blur_map.as_ref().is_some_and(|m| m.from_routers) {
                             d.blur_map = map.map(|m| blurmap_view::upload(ctx, m));
+                        }
+                        let said = self
+                            .notices
+                            .iter()
+                            .any(|n| n.text == crate::deconv::blind::NO_BLUR_FOUND);
+                        if unchanged && !said {
+                            self.notify(crate::deconv::blind::NO_BLUR_FOUND, false);
                         }
                     }
                     Err(e) => self.notify(format!("kernel estimate failed: {e}"), true),

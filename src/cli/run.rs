@@ -190,6 +190,13 @@ fn run_blind(
     for line in super::blind::describe(&kernels) {
         tracing::info!("{line}");
     }
+    if crate::deconv::blind::finds_no_blur(&kernels) {
+        tracing::warn!(
+            "{}: {} (--method network)",
+            args.input.display(),
+            crate::deconv::blind::NO_BLUR_FOUND
+        );
+    }
     let restored = super::blind::deconvolve(photo, &kernels, &args.input)?;
     save(
         &restored,

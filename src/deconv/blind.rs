@@ -282,6 +282,16 @@ fn confidence(k: &Kernel, texture: f32) -> f32 {
     structure * k.connected_share()
 }
 
+/// Every kernel is shorter than [`MIN_BLUR_EXTENT`]: the deconvolution leaves the photo as it
+/// is, and the user should be told why.
+pub fn finds_no_blur(kernels: &[RegionKernel]) -> bool {
+    kernels.iter().all(|k| k.stats.extent < MIN_BLUR_EXTENT)
+}
+
+/// What to tell the user when [`finds_no_blur`] holds.
+pub const NO_BLUR_FOUND: &str = "no camera shake found (every kernel is under 4 px), so the \
+     photo is left as it is; if it looks blurred, a network may help";
+
 /// The photo deconvolved with the region kernels: each tile with the kernel of the region
 /// nearest its centre; tiles whose kernel is shorter than [`MIN_BLUR_EXTENT`] are copied.
 /// `progress` receives the share of tiles done.
