@@ -7,9 +7,8 @@ use std::sync::atomic::AtomicBool;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::analysis::psf::{kernel_stats, RegionKernel};
+use crate::analysis::psf::RegionKernel;
 use crate::deconv::blind::{deconvolve_photo, estimate_photo_kernels, BlindOptions};
-use crate::deconv::kernel::Kernel;
 use crate::imaging::Photo;
 
 /// How a photo is deblurred.
@@ -52,39 +51,6 @@ pub struct BlindArgs {
     pub psf: Option<PathBuf>,
 }
 
-/// Largest side of a `--psf` image, px.
-const MAX_PSF_SIDE: usize = 151;
-
-/// The kernel of a `--psf` image, as the one region of a photo of `width × height`.
-pub fn load_psf(path: &Path, width: usize, height: usize) -> anyhow::Result<RegionKernel> {
-    let img = image::open(path)
-        .map_err(|e| anyhow::anyhow!("{}: cannot read the PSF image: {e}", path.display()))?
-        .to_luma32f();
-    let (w, h) = (img.width() as usize, img.height() as usize);
-    if w.max(h) > MAX_PSF_SIDE {
-        anyhow::bail!(
-            "{}: a PSF of {w}×{h} px is larger than {MAX_PSF_SIDE} px",
-            path.display()
-        );
-    }
-    let k = Kernel::from_image(w, h, img.as_raw())
-        .ok_or_else(|| anyhow::anyhow!("{}: the PSF image is black", path.display()))?;
-    Ok(RegionKernel {
-        col: 0,
-        row: 0,
-        x: 0,
-        y: 0,
-        size: width.min(height),
-        stats: kernel_stats(&k.taps, k.size),
-        window: k.size,
-        kernel: k.taps,
-        scale: 1,
-        confidence: 1.0,
-        texture: 0.0,
-        reliable: true,
-    })
-}
-
 impl BlindArgs {
     pub fn options(&self) -> BlindOptions {
         BlindOptions {
@@ -92,6 +58,11 @@ impl BlindArgs {
             grid: self.regions,
         }
     }
+}
+
+/// The kernel of a `--psf` image, as the one region of a photo of `width × height`.
+pub fn load_psf(path: &Path, width: usize, height: usize) -> anyhow::Result<RegionKernel> {
+    crate::deconv::blind::psf_region(path, width, height).map_err(anyhow::Error::msg)
 }
 
 fn stage_bar(what: &str) -> ProgressBar {

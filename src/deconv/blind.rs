@@ -13,6 +13,7 @@
 //! are passed through, so a sharp photo comes back as it was.
 
 use std::fmt;
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
@@ -60,10 +61,21 @@ pub struct BlindOptions {
 /// Why the blind pipeline could not run.
 #[derive(Debug, Clone, PartialEq)]
 pub enum BlindError {
-    TooSmall { width: usize, height: usize },
+    TooSmall {
+        width: usize,
+        height: usize,
+    },
     InvalidKernelSize(usize),
-    InvalidGrid { cols: usize, rows: usize },
+    InvalidGrid {
+        cols: usize,
+        rows: usize,
+    },
     NoKernels,
+    /// A PSF image that cannot be used, and why.
+    Psf {
+        path: String,
+        reason: String,
+    },
     Cancelled,
 }
 
@@ -83,6 +95,7 @@ impl fmt::Display for BlindError {
                 write!(f, "region grid {cols}×{rows} does not fit the photo")
             }
             Self::NoKernels => write!(f, "no kernels were given for the deconvolution"),
+            Self::Psf { path, reason } => write!(f, "{path}: {reason}"),
             Self::Cancelled => write!(f, "cancelled"),
         }
     }
@@ -280,6 +293,44 @@ fn texture(p: &Plane) -> f32 {
 fn confidence(k: &Kernel, texture: f32) -> f32 {
     let structure = (texture / (2.0 * MIN_TEXTURE)).min(1.0);
     structure * k.connected_share()
+}
+
+/// Largest side of a PSF image, px.
+pub const MAX_PSF_SIDE: usize = 151;
+
+/// A kernel from a PSF image (grey PNG or TIFF of a point light's blur, brightness as
+/// weight, any size up to [`MAX_PSF_SIDE`]), as the one region of a `width × height` photo:
+/// the user's override of the estimate, deconvolved with as it is.
+pub fn psf_region(path: &Path, width: usize, height: usize) -> Result<RegionKernel, BlindError> {
+    let fail = |reason: String| BlindError::Psf {
+        path: path.display().to_string(),
+        reason,
+    };
+    let img = image::open(path)
+        .map_err(|e| fail(format!("cannot read the PSF image: {e}")))?
+        .to_luma32f();
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    if w.max(h) > MAX_PSF_SIDE {
+        return Err(fail(format!(
+            "a PSF of {w}×{h} px is larger than {MAX_PSF_SIDE} px"
+        )));
+    }
+    let k = Kernel::from_image(w, h, img.as_raw())
+        .ok_or_else(|| fail("the PSF image is black".to_string()))?;
+    Ok(RegionKernel {
+        col: 0,
+        row: 0,
+        x: 0,
+        y: 0,
+        size: width.min(height),
+        stats: kernel_stats(&k.taps, k.size),
+        window: k.size,
+        kernel: k.taps,
+        scale: 1,
+        confidence: 1.0,
+        texture: 0.0,
+        reliable: true,
+    })
 }
 
 /// Every kernel is shorter than [`MIN_BLUR_EXTENT`]: the deconvolution leaves the photo as it
