@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use deblur::app::state::{SaveDepth, ViewMode};
 use deblur::app::{DeblurApp, Launch};
-use deblur::deconv::blind::{deconvolve_photo, estimate_photo_kernels, BlindOptions};
+use deblur::deconv::blind::{deconvolve_photo, estimate_photo_kernels, psf_region, BlindOptions};
 use deblur::engine::prepare::prepare_on;
 use deblur::engine::{restore_photo, ComputeDevice};
 use deblur::imaging::{load, BitDepth, LoadOptions};
@@ -313,6 +313,41 @@ fn open_deblur_compare_and_inspect_kernels() {
     }
     let direct = deconvolve_photo(&photo, &used, &cancel, &|_| {}).expect("deconvolve");
     let diff = common::max_abs_diff(&direct.rgb, &blind.rgb);
+    assert!(diff < 1e-5, "GUI and pipeline differ by {diff}");
+
+    // A known kernel overrides the estimate: File ▸ Deconvolve with a PSF image (the dialog
+    // answers with this path). The inspector then shows that kernel, and the result is the
+    // deconvolution with it.
+    let psf_path = dir.path().join("psf.png");
+    image::GrayImage::from_fn(11, 3, |x, y| {
+        image::Luma([if y == 1 && x >= 1 && x < 10 { 255 } else { 0 }])
+    })
+    .save(&psf_path)
+    .expect("write the PSF");
+    let psf = psf_region(&psf_path, photo.width, photo.height).expect("the PSF");
+    h.state_mut().deconvolve_with_psf(psf_path);
+    assert!(
+        h.state().doc.as_ref().is_some_and(|d| d.progress.is_some()),
+        "a job starts"
+    );
+    wait_until(&mut h, "the PSF deconvolution", 60, |a| {
+        a.doc.as_ref().is_some_and(|d| {
+            d.progress.is_none()
+                && d.kernels
+                    .as_ref()
+                    .is_some_and(|k| k.kernels[0].kernel == psf.kernel)
+        })
+    });
+    let with_psf = h
+        .state()
+        .doc
+        .as_ref()
+        .and_then(|d| d.restored.as_ref())
+        .expect("restored")
+        .photo
+        .clone();
+    let direct = deconvolve_photo(&photo, &[psf], &cancel, &|_| {}).expect("deconvolve");
+    let diff = common::max_abs_diff(&direct.rgb, &with_psf.rgb);
     assert!(diff < 1e-5, "GUI and pipeline differ by {diff}");
 
     // Space flips to the before/after toggle.

@@ -99,6 +99,8 @@ pub enum Pick {
     BatchInput,
     BatchOutput,
     ExportKernels,
+    /// A PSF image to deconvolve the open photo with.
+    Psf,
 }
 
 /// Progress of a batch.
@@ -282,6 +284,33 @@ impl Jobs {
         });
     }
 
+    /// Deconvolves `photo` with given kernels (a PSF image's), as the blind method would with
+    /// its own; the result and the kernels arrive as for a blind deblur.
+    pub fn deconvolve_with(
+        &self,
+        doc: u64,
+        job: u64,
+        photo: Arc<Photo>,
+        kernels: Vec<RegionKernel>,
+        cancel: Arc<AtomicBool>,
+    ) {
+        let n = self.notifier();
+        spawn("deblur-psf", move || {
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                blind_deblur(&n, doc, job, &photo, &cancel, Some(kernels))
+            }));
+            if outcome.is_err() {
+                n.send(Msg::DeblurEnded {
+                    doc,
+                    job,
+                    error: Some(
+                        "deconvolution failed unexpectedly (a bug: please report it)".into(),
+                    ),
+                });
+            }
+        });
+    }
+
     /// Writes `photo` to `path` (temporary file + rename), keeping the source's EXIF/ICC.
     pub fn save(&self, photo: Arc<Photo>, source: PathBuf, path: PathBuf, options: SaveOptions) {
         let n = self.notifier();
@@ -296,7 +325,7 @@ impl Jobs {
         let n = self.notifier();
         spawn("deblur-dialog", move || {
             let path = match purpose {
-                Pick::Open => dialog.pick_file(),
+                Pick::Open | Pick::Psf => dialog.pick_file(),
                 Pick::Save | Pick::ExportKernels => dialog.save_file(),
                 Pick::BatchInput | Pick::BatchOutput => dialog.pick_folder(),
             };
@@ -493,7 +522,7 @@ impl<'a> BlindOrder<'a> {
                 cancel,
             } => {
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    blind_deblur(n, doc, job, photo, cancel)
+                    blind_deblur(n, doc, job, photo, cancel, None)
                 }));
                 if outcome.is_err() {
                     n.send(Msg::DeblurEnded {
@@ -522,7 +551,14 @@ impl<'a> BlindOrder<'a> {
 
 /// The blind method: kernels from the photo, deconvolution with them. The kernels go to the
 /// inspector as well, so that it shows exactly what was used.
-fn blind_deblur(n: &Notifier, doc: u64, job: u64, photo: &Photo, cancel: &AtomicBool) {
+fn blind_deblur(
+    n: &Notifier,
+    doc: u64,
+    job: u64,
+    photo: &Photo,
+    cancel: &AtomicBool,
+    given: Option<Vec<RegionKernel>>,
+) {
     /// Progress is reported in these steps per stage.
     const STEPS: usize = 1000;
     let (w, h) = (photo.width, photo.height);
@@ -552,12 +588,18 @@ fn blind_deblur(n: &Notifier, doc: u64, job: u64, photo: &Photo, cancel: &Atomic
             error: (!cancelled).then_some(error),
         })
     };
-    report("estimating kernels", 0.0);
-    let kernels = match estimate_photo_kernels(photo, &BlindOptions::default(), cancel, &|f| {
-        report("estimating kernels", f)
-    }) {
-        Ok(k) => k,
-        Err(e) => return ended(e.to_string()),
+    let kernels = match given {
+        Some(k) => k,
+        None => {
+            report("estimating kernels", 0.0);
+            let estimate = estimate_photo_kernels(photo, &BlindOptions::default(), cancel, &|f| {
+                report("estimating kernels", f)
+            });
+            match estimate {
+                Ok(k) => k,
+                Err(e) => return ended(e.to_string()),
+            }
+        }
     };
     report("deconvolving", 0.0);
     let restored = match deconvolve_photo(photo, &kernels, cancel, &|f| report("deconvolving", f)) {

@@ -188,6 +188,38 @@ impl DeblurApp {
         );
     }
 
+    /// Deconvolves the open photo with the kernel of a PSF image (the user's override of the
+    /// blind estimate); the inspector then shows that kernel.
+    pub fn deconvolve_with_psf(&mut self, path: PathBuf) {
+        let Some(doc) = &mut self.doc else {
+            return;
+        };
+        let Some(photo) = doc.photo.clone() else {
+            return;
+        };
+        if doc.progress.is_some() {
+            return;
+        }
+        let kernel = match crate::deconv::blind::psf_region(&path, photo.width, photo.height) {
+            Ok(k) => k,
+            Err(e) => return self.notify(e.to_string(), true),
+        };
+        let job = self.next_id;
+        self.next_id += 1;
+        let cancel = Arc::new(AtomicBool::new(false));
+        doc.progress = Some(Progress {
+            job,
+            stage: super::state::TILES,
+            done: 0,
+            total: 0,
+            elapsed_s: 0.0,
+            cancel: cancel.clone(),
+        });
+        doc.feature_kernels = None;
+        self.jobs
+            .deconvolve_with(doc.id, job, photo, vec![kernel], cancel);
+    }
+
     pub fn cancel_deblur(&mut self) {
         if let Some(p) = self.doc.as_ref().and_then(|d| d.progress.as_ref()) {
             p.cancel.store(true, Ordering::Relaxed);
@@ -464,6 +496,7 @@ impl DeblurApp {
             Pick::BatchInput => self.settings.batch_input = Some(path),
             Pick::BatchOutput => self.settings.batch_output = Some(path),
             Pick::ExportKernels => self.export_kernels(path),
+            Pick::Psf => self.deconvolve_with_psf(path),
         }
     }
 
@@ -751,6 +784,23 @@ impl DeblurApp {
                             rfd::FileDialog::new()
                                 .set_file_name("kernels.png")
                                 .add_filter("PNG", &["png"]),
+                        );
+                    }
+                    let can_run = self
+                        .doc
+                        .as_ref()
+                        .is_some_and(|d| d.photo.is_some() && d.progress.is_none());
+                    if ui
+                        .add_enabled(can_run, egui::Button::new("Deconvolve with a PSF image…"))
+                        .on_hover_text(
+                            "Use a known blur kernel (a grey PNG or TIFF of a point light's \
+                             smear) instead of the estimated one",
+                        )
+                        .clicked()
+                    {
+                        self.jobs.pick(
+                            Pick::Psf,
+                            rfd::FileDialog::new().add_filter("PSF image", &["png", "tif", "tiff"]),
                         );
                     }
                     ui.separator();
