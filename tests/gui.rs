@@ -320,7 +320,11 @@ fn open_deblur_compare_and_inspect_kernels() {
     // deconvolution with it.
     let psf_path = dir.path().join("psf.png");
     image::GrayImage::from_fn(11, 3, |x, y| {
-        image::Luma([if y == 1 && x >= 1 && x < 10 { 255 } else { 0 }])
+        image::Luma([if y == 1 && (1..10).contains(&x) {
+            255
+        } else {
+            0
+        }])
     })
     .save(&psf_path)
     .expect("write the PSF");
