@@ -1,16 +1,17 @@
 //! Blind deblurring of a photo: per-region kernels estimated from the photo alone
 //! ([`super::estimate`]), then every colour channel deconvolved in linear light with them
-//! ([`super::nonblind`]), tile by tile so that memory is bounded by the tile size.
+//! ([`super::nonblind`]). The Fourier work runs tile by tile, so its buffers are bounded by
+//! the tile size; the photo itself is held in linear light (four `f32` planes) and blended
+//! into full-size accumulators (`cargo run --release -- bench --blind` prints peak memory).
 //!
 //! Regions: one kernel for the whole photo unless a grid is asked for (shake that varies
 //! over the photo). Each cell's kernel is estimated on the largest centred square of the
 //! cell, at most [`MAX_ESTIMATE_SIDE`] px; with a grid, a cell with little structure, or
 //! whose kernel is scattered, is marked unreliable and takes the global kernel, estimated on
-//! the photo's largest centred square. Decision, from the real shaken photos in
-//! `../shared/data/real-blur/`: on `fergus2006_ian1` a 4×3 grid of 400-px cells left 9 of 12
-//! cells unreliable and the others' kernels fragmented, and the result was streaky; one
-//! kernel from the central square sharpened the bird and the branch visibly. A kernel shorter than [`MIN_BLUR_EXTENT`] is no blur worth undoing: those tiles
-//! are passed through, so a sharp photo comes back as it was.
+//! the photo's largest centred square. Why one kernel by default (a grid was streaky on a
+//! real shaken photo): `docs/blind-deconvolution.md`, "Regions". A kernel shorter than
+//! [`MIN_BLUR_EXTENT`] is no blur worth undoing: those tiles are passed through, so a sharp
+//! photo comes back as it was.
 
 use std::fmt;
 use std::path::Path;
