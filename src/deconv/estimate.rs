@@ -3,14 +3,15 @@
 //!
 //! 1. a pyramid of the linear-light luminance in steps of 1/√2, from the full kernel size
 //!    down to a 3–5 px kernel, so that a long shake is first found as a short one;
-//! 2. on each level, [`ITERATIONS`] alternations of the L0 latent step
+//! 2. on each level, 8 (`ITERATIONS`) alternations of the L0 latent step
 //!    ([`super::latent::l0_latent`]) and the kernel step ([`kernel_step`]: least squares on
 //!    the gradients, non-negative, small taps and specks pruned, sum 1, recentred), with λ
 //!    lowered by 1.1 per alternation so that finer structure joins as the kernel improves;
 //! 3. the kernel rescaled to the next level.
 //!
-//! Clipped highlights are left out of the kernel step: a clipped point light is not the
-//! kernel times its brightness, so its smear would teach the kernel a wrong shape.
+//! Clipped highlights are filled from their surroundings and left out of the kernel step: a
+//! clipped point light is not the kernel times its brightness, so its smear would teach the
+//! kernel a wrong shape.
 
 use super::kernel::Kernel;
 use super::kernel_step::kernel_step;
