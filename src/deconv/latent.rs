@@ -5,34 +5,17 @@
 //! salient structure the kernel step needs, with the weak texture and noise that would bias
 //! the kernel towards a delta removed.
 
-use realfft::num_complex::Complex32;
-
-use super::fft::Fft2;
 use super::kernel::Kernel;
 use super::plane::Plane;
+use super::splitting::ImageStep;
 
 /// β of the splitting grows by this factor per step, from 2λ to [`BETA_MAX`] (Pan et al.).
 const BETA_GROWTH: f32 = 2.0;
 const BETA_MAX: f32 = 1e5;
 
 /// The sharp latent of `blurry` under kernel `k`, same size as `blurry`.
-///
-/// The plane is mirror-padded and edge-tapered by the kernel's side first, so the circular
-/// transform does not read the borders as edges.
 pub fn l0_latent(blurry: &Plane, k: &Kernel, lambda: f32) -> Plane {
-    let (padded, px, py) = blurry.padded_for(k.size, &k.taps, k.size);
-    let fft = Fft2::new(padded.h, padded.w);
-    let kf = fft.otf(&k.taps, k.size);
-    let bf = fft.forward(&padded.data);
-    let (dx, dy) = fft.difference_otfs();
-    let kb: Vec<Complex32> = kf.iter().zip(&bf).map(|(k, b)| k.conj() * b).collect();
-    let kk: Vec<f32> = kf.iter().map(|k| k.norm_sqr()).collect();
-    let dd: Vec<f32> = dx
-        .iter()
-        .zip(&dy)
-        .map(|(x, y)| x.norm_sqr() + y.norm_sqr())
-        .collect();
-    let mut s = padded;
+    let (step, mut s) = ImageStep::new(blurry, k, 1.0);
     let mut beta = 2.0 * lambda;
     while beta < BETA_MAX {
         let (mut gx, mut gy) = s.gradients();
@@ -44,17 +27,10 @@ pub fn l0_latent(blurry: &Plane, k: &Kernel, lambda: f32) -> Plane {
                 *y = 0.0;
             }
         }
-        let (fx, fy) = (fft.forward(&gx), fft.forward(&gy));
-        let spec: Vec<Complex32> = (0..fft.spectrum_len())
-            .map(|i| {
-                let reg = dx[i].conj() * fx[i] + dy[i].conj() * fy[i];
-                (kb[i] + reg * beta) / (kk[i] + beta * dd[i])
-            })
-            .collect();
-        s.data = fft.inverse(spec);
+        s.data = step.solve(&gx, &gy, beta);
         beta *= BETA_GROWTH;
     }
-    s.crop(px, py, blurry.w, blurry.h)
+    step.crop(&s)
 }
 
 #[cfg(test)]

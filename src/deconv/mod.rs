@@ -5,7 +5,7 @@
 //! - [`estimate`]: coarse-to-fine kernel estimation under an L0 gradient prior ([`latent`]).
 //! - [`nonblind`]: deconvolution with a hyper-Laplacian prior, edge-tapered.
 //! - [`blind`]: the photo-level pipeline (regions, confidence, tiles, blending).
-//! - [`kernel`], [`plane`], [`fft`]: the pieces they share.
+//! - [`splitting`], [`kernel`], [`plane`], [`fft`]: the pieces they share.
 //!
 //! Design notes with measurements: `docs/blind-deconvolution.md`.
 
@@ -17,3 +17,4 @@ pub mod kernel_step;
 pub mod latent;
 pub mod nonblind;
 pub mod plane;
+pub mod splitting;

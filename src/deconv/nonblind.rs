@@ -2,14 +2,12 @@
 //! image deconvolution using hyper-Laplacian priors", NIPS 2009):
 //! `argmin_x (λ/2)‖k ∗ x − y‖² + Σ |∂x x|^α + |∂y x|^α`, by half-quadratic splitting: the
 //! gradient step is a per-pixel shrinkage (generalised soft thresholding, Zuo et al. ICCV
-//! 2013, exact for any 0 < α ≤ 1), the image step a division in Fourier space. Planes are
-//! edge-tapered first (`Plane::padded_for`) so that borders do not ring.
+//! 2013, exact for any 0 < α ≤ 1), the image step a division in Fourier space
+//! ([`super::splitting::ImageStep`], which edge-tapers the plane so that borders do not ring).
 
-use realfft::num_complex::Complex32;
-
-use super::fft::Fft2;
 use super::kernel::Kernel;
 use super::plane::Plane;
+use super::splitting::ImageStep;
 
 /// Settings of [`deconvolve`].
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -48,24 +46,7 @@ const BETA_MAX: f32 = 256.0;
 
 /// The deconvolved plane, same size as `y`.
 pub fn deconvolve(y: &Plane, k: &Kernel, opts: &DeconvOptions) -> Plane {
-    let (padded, px, py) = y.padded_for(k.size, &k.taps, k.size);
-    let fft = Fft2::new(padded.h, padded.w);
-    let kf = fft.otf(&k.taps, k.size);
-    let yf = fft.forward(&padded.data);
-    let (dx, dy) = fft.difference_otfs();
-    let lambda = opts.lambda;
-    let ky: Vec<Complex32> = kf
-        .iter()
-        .zip(&yf)
-        .map(|(k, y)| k.conj() * y * lambda)
-        .collect();
-    let kk: Vec<f32> = kf.iter().map(|k| lambda * k.norm_sqr()).collect();
-    let dd: Vec<f32> = dx
-        .iter()
-        .zip(&dy)
-        .map(|(x, y)| x.norm_sqr() + y.norm_sqr())
-        .collect();
-    let mut x = padded;
+    let (step, mut x) = ImageStep::new(y, k, opts.lambda);
     let mut beta = BETA_START;
     while beta <= BETA_MAX {
         let (mut gx, mut gy) = x.gradients();
@@ -73,17 +54,10 @@ pub fn deconvolve(y: &Plane, k: &Kernel, opts: &DeconvOptions) -> Plane {
         gx.iter_mut()
             .chain(gy.iter_mut())
             .for_each(|g| *g = shrink.apply(*g));
-        let (fx, fy) = (fft.forward(&gx), fft.forward(&gy));
-        let spec: Vec<Complex32> = (0..fft.spectrum_len())
-            .map(|i| {
-                let reg = dx[i].conj() * fx[i] + dy[i].conj() * fy[i];
-                (ky[i] + reg * beta) / (kk[i] + beta * dd[i])
-            })
-            .collect();
-        x.data = fft.inverse(spec);
+        x.data = step.solve(&gx, &gy, beta);
         beta *= BETA_GROWTH;
     }
-    x.crop(px, py, y.w, y.h)
+    step.crop(&x)
 }
 
 /// `argmin_w ½(w − v)² + τ|w|^α` for one value (generalised soft thresholding).
