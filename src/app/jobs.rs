@@ -296,18 +296,15 @@ impl Jobs {
     ) {
         let n = self.notifier();
         spawn("deblur-psf", move || {
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                blind_deblur(&n, doc, job, &photo, &cancel, Some(kernels))
-            }));
-            if outcome.is_err() {
-                n.send(Msg::DeblurEnded {
+            guarded(
+                &n,
+                || blind_deblur(&n, doc, job, &photo, &cancel, Some(kernels)),
+                Msg::DeblurEnded {
                     doc,
                     job,
-                    error: Some(
-                        "deconvolution failed unexpectedly (a bug: please report it)".into(),
-                    ),
-                });
-            }
+                    error: Some(BLIND_PANIC.into()),
+                },
+            )
         });
     }
 
@@ -513,39 +510,45 @@ impl<'a> BlindOrder<'a> {
 
     /// Runs the order; a panic becomes this job's error, as for the networks.
     fn run(self, n: &Notifier) {
-        let what = "blind deconvolution failed unexpectedly (a bug: please report it)";
         match self {
             Self::Deblur {
                 doc,
                 job,
                 photo,
                 cancel,
-            } => {
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    blind_deblur(n, doc, job, photo, cancel, None)
-                }));
-                if outcome.is_err() {
-                    n.send(Msg::DeblurEnded {
-                        doc,
-                        job,
-                        error: Some(what.into()),
-                    });
-                }
-            }
+            } => guarded(
+                n,
+                || blind_deblur(n, doc, job, photo, cancel, None),
+                Msg::DeblurEnded {
+                    doc,
+                    job,
+                    error: Some(BLIND_PANIC.into()),
+                },
+            ),
             Self::Batch {
                 spec,
                 load,
                 save,
                 cancel,
-            } => {
-                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    batch(n, None, spec, load, save, cancel)
-                }));
-                if outcome.is_err() {
-                    n.send(Msg::Batch(BatchMsg::Failed { error: what.into() }));
-                }
-            }
+            } => guarded(
+                n,
+                || batch(n, None, spec, load, save, cancel),
+                Msg::Batch(BatchMsg::Failed {
+                    error: BLIND_PANIC.into(),
+                }),
+            ),
         }
+    }
+}
+
+/// What the window says when the blind method panics.
+const BLIND_PANIC: &str = "blind deconvolution failed unexpectedly (a bug: please report it)";
+
+/// Runs `work`; if it panics, sends `failed`, so that the window never waits for a job that
+/// is gone.
+fn guarded(n: &Notifier, work: impl FnOnce(), failed: Msg) {
+    if std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).is_err() {
+        n.send(failed);
     }
 }
 

@@ -154,17 +154,16 @@ impl DeblurApp {
         self.viewport = Viewport::default();
     }
 
-    /// Starts deblurring the open photo with the chosen model; tiles near the view come first.
-    pub fn run_deblur(&mut self) {
-        let Some(doc) = &mut self.doc else {
-            return;
-        };
-        let Some(photo) = doc.photo.clone() else {
-            return;
-        };
-        if doc.progress.is_some() {
-            return;
-        }
+    /// The open photo, when nothing is running on it.
+    fn idle_photo(&self) -> Option<Arc<Photo>> {
+        let doc = self.doc.as_ref()?;
+        doc.progress.is_none().then(|| doc.photo.clone()).flatten()
+    }
+
+    /// Marks a new job as running on the open document: its progress (shown until the job
+    /// ends) and its cancel flag. Returns the document, the job and the flag.
+    fn begin_job(&mut self) -> Option<(u64, u64, Arc<AtomicBool>)> {
+        let doc = self.doc.as_mut()?;
         let job = self.next_id;
         self.next_id += 1;
         let cancel = Arc::new(AtomicBool::new(false));
@@ -177,9 +176,20 @@ impl DeblurApp {
             cancel: cancel.clone(),
         });
         doc.feature_kernels = None;
+        Some((doc.id, job, cancel))
+    }
+
+    /// Starts deblurring the open photo with the chosen model; tiles near the view come first.
+    pub fn run_deblur(&mut self) {
+        let Some(photo) = self.idle_photo() else {
+            return;
+        };
+        let Some((doc, job, cancel)) = self.begin_job() else {
+            return;
+        };
         self.frame_stats = FrameStats::default();
         self.jobs.deblur(
-            doc.id,
+            doc,
             job,
             photo,
             self.settings.model.clone(),
@@ -191,33 +201,18 @@ impl DeblurApp {
     /// Deconvolves the open photo with the kernel of a PSF image (the user's override of the
     /// blind estimate); the inspector then shows that kernel.
     pub fn deconvolve_with_psf(&mut self, path: PathBuf) {
-        let Some(doc) = &mut self.doc else {
+        let Some(photo) = self.idle_photo() else {
             return;
         };
-        let Some(photo) = doc.photo.clone() else {
-            return;
-        };
-        if doc.progress.is_some() {
-            return;
-        }
         let kernel = match crate::deconv::blind::psf_region(&path, photo.width, photo.height) {
             Ok(k) => k,
             Err(e) => return self.notify(e.to_string(), true),
         };
-        let job = self.next_id;
-        self.next_id += 1;
-        let cancel = Arc::new(AtomicBool::new(false));
-        doc.progress = Some(Progress {
-            job,
-            stage: super::state::TILES,
-            done: 0,
-            total: 0,
-            elapsed_s: 0.0,
-            cancel: cancel.clone(),
-        });
-        doc.feature_kernels = None;
+        let Some((doc, job, cancel)) = self.begin_job() else {
+            return;
+        };
         self.jobs
-            .deconvolve_with(doc.id, job, photo, vec![kernel], cancel);
+            .deconvolve_with(doc, job, photo, vec![kernel], cancel);
     }
 
     pub fn cancel_deblur(&mut self) {

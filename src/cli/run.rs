@@ -144,20 +144,26 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         (photo, None)
     };
     bar.finish_and_clear();
+    write_result(&args, &photo, &restored, map.as_ref(), start)
+}
+
+/// Saves the result and the blur map, if one was asked for, and logs the time taken.
+fn write_result(
+    args: &RunArgs,
+    photo: &crate::imaging::Photo,
+    restored: &crate::imaging::Photo,
+    map: Option<&BlurMap>,
+    start: Instant,
+) -> anyhow::Result<ExitCode> {
     save(
-        &restored,
+        restored,
         &args.output,
         Some(&args.input),
         &args.io.save_options(),
     )?;
-    if let Some(map) = &map {
-        write_maps(&args, map)?;
+    if let Some(map) = map {
+        write_maps(args, map)?;
     }
-    log_done(&args, &photo, start);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn log_done(args: &RunArgs, photo: &crate::imaging::Photo, start: Instant) {
     let secs = start.elapsed().as_secs_f64();
     let mp = (photo.width * photo.height) as f64 / 1e6;
     tracing::info!(
@@ -166,6 +172,7 @@ fn log_done(args: &RunArgs, photo: &crate::imaging::Photo, start: Instant) {
         secs,
         secs * 1000.0 / mp.max(1e-9)
     );
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `--method blind`: kernels from the photo, deconvolution with them; the blur map, if
@@ -198,19 +205,14 @@ fn run_blind(
         );
     }
     let restored = super::blind::deconvolve(photo, &kernels, &args.input)?;
-    save(
-        &restored,
-        &args.output,
-        Some(&args.input),
-        &args.io.save_options(),
-    )?;
-    if want_map {
+    let map = if want_map {
         let window = kernels.first().map_or(1, |k| k.window);
         let map =
             crate::analysis::blurmap::from_kernels(&kernels, photo.width, photo.height, window)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", args.input.display()))?;
-        write_maps(args, &map)?;
-    }
-    log_done(args, photo, start);
-    Ok(ExitCode::SUCCESS)
+        Some(map)
+    } else {
+        None
+    };
+    write_result(args, photo, &restored, map.as_ref(), start)
 }
