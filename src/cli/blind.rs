@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::analysis::psf::RegionKernel;
-use crate::deconv::blind::{deconvolve_photo, estimate_photo_kernels, BlindOptions};
+use crate::deconv::blind::{deconvolve_photo, estimate_photo_kernels, BlindError, BlindOptions};
 use crate::imaging::Photo;
 
 /// How a photo is deblurred.
@@ -65,14 +65,25 @@ pub fn load_psf(path: &Path, width: usize, height: usize) -> anyhow::Result<Regi
     crate::deconv::blind::psf_region(path, width, height).map_err(anyhow::Error::msg)
 }
 
-fn stage_bar(what: &str) -> ProgressBar {
-    ProgressBar::new(1000).with_style(
+/// Runs one stage of the pipeline under a progress bar named `what`; its error names the
+/// input file.
+fn with_stage_bar<T>(
+    what: &str,
+    input: &Path,
+    stage: impl FnOnce(&AtomicBool, &(dyn Fn(f32) + Sync)) -> Result<T, BlindError>,
+) -> anyhow::Result<T> {
+    let bar = ProgressBar::new(1000).with_style(
         ProgressStyle::with_template(&format!(
             "{{spinner}} {what} [{{bar:30}}] {{percent}}%, {{elapsed}} elapsed, {{eta}} left"
         ))
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> "),
-    )
+    );
+    let cancel = AtomicBool::new(false);
+    let out = stage(&cancel, &|f| bar.set_position((f * 1000.0) as u64))
+        .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()));
+    bar.finish_and_clear();
+    out
 }
 
 /// The photo's region kernels, with a progress bar.
@@ -81,26 +92,16 @@ pub fn estimate(
     opts: &BlindOptions,
     input: &Path,
 ) -> anyhow::Result<Vec<RegionKernel>> {
-    let cancel = AtomicBool::new(false);
-    let bar = stage_bar("estimating kernels");
-    let kernels = estimate_photo_kernels(photo, opts, &cancel, &|f| {
-        bar.set_position((f * 1000.0) as u64)
+    with_stage_bar("estimating kernels", input, |cancel, progress| {
+        estimate_photo_kernels(photo, opts, cancel, progress)
     })
-    .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-    bar.finish_and_clear();
-    Ok(kernels)
 }
 
 /// The photo deconvolved with `kernels`, with a progress bar.
 pub fn deconvolve(photo: &Photo, kernels: &[RegionKernel], input: &Path) -> anyhow::Result<Photo> {
-    let cancel = AtomicBool::new(false);
-    let bar = stage_bar("deconvolving");
-    let out = deconvolve_photo(photo, kernels, &cancel, &|f| {
-        bar.set_position((f * 1000.0) as u64)
+    with_stage_bar("deconvolving", input, |cancel, progress| {
+        deconvolve_photo(photo, kernels, cancel, progress)
     })
-    .map_err(|e| anyhow::anyhow!("{}: {e}", input.display()))?;
-    bar.finish_and_clear();
-    Ok(out)
 }
 
 /// One line per region, as `deblur kernels` and `deblur run` print them.
